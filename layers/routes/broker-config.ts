@@ -1,0 +1,122 @@
+import { destinations, splitDestination } from './destinations.ts';
+import { deadLetterQueue, handlerQueue, type Route, routes } from './route-table.ts';
+
+/** What only the local broker gets: Amazon MQ manages users and connectors itself and refuses these elements. */
+export interface LocalBrokerOptions {
+  readonly dataDirectory: string;
+  readonly stompPort: number;
+  readonly user: string;
+  readonly password: string;
+  /**
+   * Redeliveries before a nacked message is parked in its dead-letter queue. Lambda's MQ poller applies
+   * ActiveMQ's default client policy (6) itself; locally the broker's redelivery plugin plays that part.
+   * @default 6
+   */
+  readonly maximumRedeliveries?: number;
+  /** @default 1000, as Lambda's poller */
+  readonly redeliveryDelayMs?: number;
+}
+
+const xmlEscape = (s: string): string =>
+  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
+
+function forwardingTopics(table: readonly Route[]): string {
+  const byTopic = new Map<string, Route[]>();
+  for (const r of table) {
+    const topic = splitDestination(r.from).name;
+    byTopic.set(topic, [...(byTopic.get(topic) ?? []), r]);
+  }
+  return [...byTopic]
+    .map(([topic, rs]) => {
+      const forwards = rs
+        .map((r) => `<filteredDestination selector="msg_type = '${r.msgType}'" queue="${handlerQueue(r)}"/>`)
+        .join('\n              ');
+      // forwardOnly=false: transformers and monitors still subscribe to the topic itself.
+      return `
+          <compositeTopic name="${topic}" forwardOnly="false">
+            <forwardTo>
+              ${forwards}
+            </forwardTo>
+          </compositeTopic>`;
+    })
+    .join('');
+}
+
+/**
+ * The `<broker>` body both brokers share: forwarding, dead-letter policy, pre-created queues.
+ * Only elements on Amazon MQ's permitted list appear here, so the same text is the Amazon MQ configuration.
+ */
+export function sharedBrokerElements(table: readonly Route[] = routes): string {
+  const queues = table.flatMap((r) => [handlerQueue(r), deadLetterQueue(r)]);
+  const slices = splitDestination(destinations.slices).name;
+  return `
+    <destinationInterceptors>
+      <virtualDestinationInterceptor>
+        <virtualDestinations>${forwardingTopics(table)}
+        </virtualDestinations>
+      </virtualDestinationInterceptor>
+    </destinationInterceptors>
+    <destinationPolicy>
+      <policyMap>
+        <policyEntries>
+          <policyEntry queue="&gt;" prioritizedMessages="false" producerFlowControl="false">
+            <deadLetterStrategy>
+              <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
+            </deadLetterStrategy>
+          </policyEntry>
+          <policyEntry topic="&gt;" producerFlowControl="false"/>
+        </policyEntries>
+      </policyMap>
+    </destinationPolicy>
+    <destinations>
+      ${[...queues, slices].map((q) => `<queue physicalName="${q}"/>`).join('\n      ')}
+    </destinations>`;
+}
+
+/** The Amazon MQ configuration: a bare `<broker>` element, as the service expects. */
+export function amazonMqConfiguration(table: readonly Route[] = routes): string {
+  return `<broker xmlns="http://activemq.apache.org/schema/core" schedulePeriodForDestinationPurge="10000">${sharedBrokerElements(table)}
+</broker>
+`;
+}
+
+/** A complete Spring file for `activemq.jar start xbean:file:...`. */
+export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly Route[] = routes): string {
+  const redeliveries = o.maximumRedeliveries ?? 6;
+  const delay = o.redeliveryDelayMs ?? 1000;
+  return `<beans xmlns="http://www.springframework.org/schema/beans"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="testbed" useJmx="false"
+          dataDirectory="${xmlEscape(o.dataDirectory)}" schedulerSupport="true" schedulePeriodForDestinationPurge="10000">${sharedBrokerElements(table)}
+    <plugins>
+      <simpleAuthenticationPlugin anonymousAccessAllowed="false">
+        <users>
+          <authenticationUser username="${xmlEscape(o.user)}" password="${xmlEscape(o.password)}" groups="admins"/>
+        </users>
+      </simpleAuthenticationPlugin>
+      <redeliveryPlugin fallbackToDeadLetter="true" sendToDlqIfMaxRetriesExceeded="true">
+        <redeliveryPolicyMap>
+          <redeliveryPolicyMap>
+            <defaultEntry>
+              <redeliveryPolicy maximumRedeliveries="${redeliveries}" initialRedeliveryDelay="${delay}" redeliveryDelay="${delay}"/>
+            </defaultEntry>
+          </redeliveryPolicyMap>
+        </redeliveryPolicyMap>
+      </redeliveryPlugin>
+    </plugins>
+    <systemUsage>
+      <systemUsage>
+        <memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
+        <storeUsage><storeUsage limit="8 gb"/></storeUsage>
+        <tempUsage><tempUsage limit="2 gb"/></tempUsage>
+      </systemUsage>
+    </systemUsage>
+    <transportConnectors>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}?transport.tcpNoDelay=true&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=16777216"/>
+    </transportConnectors>
+  </broker>
+</beans>
+`;
+}
