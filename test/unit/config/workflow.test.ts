@@ -1,0 +1,425 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { loadWorkflow, parseOverride, workflowsDir } from '#config/workflow.ts';
+
+const tempDirs: string[] = [];
+
+/** Writes `files` (name -> TOML text, subfolders allowed) into a fresh temp folder and returns it. */
+function writeFiles(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swf-workflow-'));
+  tempDirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// An empty env keeps a developer's own SWF_TESTBED_CONFIG out of the tests.
+const noEnv = { env: {} };
+
+describe('loadWorkflow', () => {
+  describe('shipped workflows', () => {
+    it('loads prompt_processing with its own simulation section and the included DAQ state machine', () => {
+      // Prepare
+      const name = 'prompt_processing';
+
+      // Act
+      const config = loadWorkflow(name, noEnv);
+
+      // Assess
+      expect(config.name).toBe('prompt_processing');
+      expect(config.file).toBe(fileURLToPath(new URL('prompt_processing_default.toml', workflowsDir)));
+      expect(config.testbed.namespace).toBe('user-namespace');
+      expect(config.workflow).toMatchObject({ version: '1.0', includes: ['daq_state_machine.toml'] });
+      expect(config.daqStateMachine).toEqual({
+        no_beam_not_ready_delay: 5,
+        beam_not_ready_delay: 5,
+        beam_ready_delay: 2,
+        beam_not_ready_end_delay: 5,
+        broadcast_delay: 1,
+      });
+      expect(config.simulation).toMatchObject({ stf_count: 10, physics_period_count: 1, realtime: true });
+      expect(config.promptProcessing).toEqual({
+        target_worker_count: 2,
+        num_cores_per_worker: 1,
+        num_ram_per_core: 2000,
+        slices_per_stf: 5,
+        tfs_per_stf: 50,
+        stf_size_bytes: 262144,
+        slice_processing_time: 0,
+        heartbeat_interval: 5,
+        transformer_idle_timeout: 60,
+      });
+      expect(config.fastProcessing).toEqual({ enabled: false, slices_per_sample: 15 });
+      expectTypeOf(config.simulation.stf_count).toEqualTypeOf<number>();
+      expectTypeOf(config.simulation.stf_mode).toEqualTypeOf<'count' | 'duration'>();
+      expect(config.sources.map((source) => path.basename(source))).toEqual([
+        'prompt_processing_default.toml',
+        'daq_state_machine.toml',
+      ]);
+    });
+
+    it('fills simulation keys the workflow leaves out with the upstream DAQ values', () => {
+      // Prepare
+      const name = 'prompt_processing';
+
+      // Act
+      const { simulation } = loadWorkflow(name, noEnv);
+
+      // Assess
+      expect(simulation).toMatchObject({
+        stf_interval: 2.0,
+        stf_generation_time: 0.1,
+        physics_period_duration: 10,
+        standby_duration: 2,
+        stf_mode: 'count',
+      });
+    });
+
+    it('loads daq_state_machine.toml by file name with the upstream simulation values', () => {
+      // Prepare
+      const overrides = { 'testbed.namespace': 'alice' };
+
+      // Act
+      const config = loadWorkflow('daq_state_machine.toml', { ...noEnv, overrides });
+
+      // Assess
+      expect(config.name).toBe('daq_state_machine');
+      expect(config.simulation).toEqual({
+        stf_interval: 2.0,
+        stf_generation_time: 0.1,
+        physics_period_duration: 10,
+        physics_period_count: 2,
+        standby_duration: 2,
+        stf_mode: 'count',
+        realtime: true,
+        stf_count: 10,
+      });
+    });
+
+    it('returns a deeply frozen configuration', () => {
+      // Prepare
+      const name = 'prompt_processing';
+
+      // Act
+      const config = loadWorkflow(name, noEnv);
+
+      // Assess
+      expect(Object.isFrozen(config)).toBe(true);
+      expect(Object.isFrozen(config.simulation)).toBe(true);
+      expect(Object.isFrozen(config.workflow.includes)).toBe(true);
+    });
+  });
+
+  describe('includes', () => {
+    it('adds only the whole sections the including file lacks', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': `
+[testbed]
+namespace = "ns"
+[workflow]
+includes = ["base.toml"]
+[simulation]
+stf_count = 3
+`,
+        'base.toml': `
+[simulation]
+stf_count = 99
+stf_interval = 7.0
+[prompt_processing]
+slices_per_stf = 8
+`,
+      });
+
+      // Act
+      const config = loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(config.simulation.stf_count).toBe(3);
+      expect(config.simulation.stf_interval).toBe(2.0);
+      expect(config.promptProcessing.slices_per_stf).toBe(8);
+    });
+
+    it('follows nested includes relative to each including file', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["sub/middle.toml"]\n',
+        'sub/middle.toml': '[workflow]\nincludes = ["deep/leaf.toml"]\n[simulation]\nstf_count = 4\n',
+        'sub/deep/leaf.toml': '[fast_processing]\nenabled = true\n[simulation]\nstf_count = 5\n',
+      });
+
+      // Act
+      const config = loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(config.simulation.stf_count).toBe(4);
+      expect(config.fastProcessing.enabled).toBe(true);
+      expect(config.sources).toEqual([
+        path.join(dir, 'main.toml'),
+        path.join(dir, 'sub/middle.toml'),
+        path.join(dir, 'sub/deep/leaf.toml'),
+      ]);
+    });
+
+    it('refuses an include cycle and names the files in it', () => {
+      // Prepare
+      const dir = writeFiles({
+        'a.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["b.toml"]\n',
+        'b.toml': '[workflow]\nincludes = ["a.toml"]\n',
+      });
+      const a = path.join(dir, 'a.toml');
+      const b = path.join(dir, 'b.toml');
+
+      // Act
+      const load = () => loadWorkflow(a, noEnv);
+
+      // Assess
+      expect(load).toThrow(`include cycle: ${a} -> ${b} -> ${a}`);
+    });
+
+    it('names the including file and the path of a missing include', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["gone.toml"]\n',
+      });
+
+      // Act
+      const load = () => loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(load).toThrow(
+        `${path.join(dir, 'main.toml')}: workflow.includes names a missing file: ${path.join(dir, 'gone.toml')}`,
+      );
+    });
+  });
+
+  describe('overrides', () => {
+    it('lets the SWF_TESTBED_CONFIG file override key by key', () => {
+      // Prepare
+      const dir = writeFiles({
+        'testbed.toml':
+          '[testbed]\nnamespace = "alice"\n[simulation]\nstf_count = 42\n[extra]\nnote = "kept"\n',
+      });
+      const env = { SWF_TESTBED_CONFIG: path.join(dir, 'testbed.toml') };
+
+      // Act
+      const config = loadWorkflow('prompt_processing', { env });
+
+      // Assess
+      expect(config.testbed.namespace).toBe('alice');
+      expect(config.simulation).toMatchObject({ stf_count: 42, physics_period_count: 1, realtime: true });
+      expect(config.extraSections).toEqual({ extra: { note: 'kept' } });
+      expect(config.sources).toContain(env.SWF_TESTBED_CONFIG);
+    });
+
+    it('applies command-line overrides over the testbed file', () => {
+      // Prepare
+      const dir = writeFiles({
+        'testbed.toml': '[testbed]\nnamespace = "alice"\n[simulation]\nstf_count = 42\n',
+      });
+      const env = { SWF_TESTBED_CONFIG: path.join(dir, 'testbed.toml') };
+      const overrides = {
+        'simulation.stf_count': 200,
+        'testbed.namespace': 'x',
+        'fast_processing.enabled': true,
+      };
+
+      // Act
+      const config = loadWorkflow('prompt_processing', { env, overrides });
+
+      // Assess
+      expect(config.simulation.stf_count).toBe(200);
+      expect(config.testbed.namespace).toBe('x');
+      expect(config.fastProcessing.enabled).toBe(true);
+      expect(config.sources.at(-1)).toBe('command line');
+    });
+
+    it('names the path when SWF_TESTBED_CONFIG points at no file', () => {
+      // Prepare
+      const missing = path.join(os.tmpdir(), 'swf-no-such-testbed.toml');
+
+      // Act
+      const load = () => loadWorkflow('prompt_processing', { env: { SWF_TESTBED_CONFIG: missing } });
+
+      // Assess
+      expect(load).toThrow(`SWF_TESTBED_CONFIG names a missing file: ${missing}`);
+    });
+
+    it('refuses an override that does not name section.key', () => {
+      // Prepare
+      const overrides = { stf_count: 5 };
+
+      // Act
+      const load = () => loadWorkflow('prompt_processing', { ...noEnv, overrides });
+
+      // Assess
+      expect(load).toThrow('command line: override "stf_count" must be named section.key');
+    });
+
+    it('parses command-line assignments as TOML values, else as text', () => {
+      // Prepare
+      const assignments = [
+        'simulation.stf_count=200',
+        'simulation.realtime=false',
+        'testbed.namespace=alice',
+      ];
+
+      // Act
+      const parsed = assignments.map(parseOverride);
+
+      // Assess
+      expect(parsed).toEqual([
+        ['simulation.stf_count', 200],
+        ['simulation.realtime', false],
+        ['testbed.namespace', 'alice'],
+      ]);
+    });
+  });
+
+  describe('validation', () => {
+    it('keeps unknown keys and unknown sections', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': `
+[testbed]
+namespace = "ns"
+[simulation]
+stf_source_pattern = "*.root"
+[agents.stf-data]
+enabled = true
+`,
+      });
+
+      // Act
+      const config = loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(config.simulation.stf_source_pattern).toBe('*.root');
+      expect(config.extraSections).toEqual({ agents: { 'stf-data': { enabled: true } } });
+    });
+
+    it('refuses a wrong type naming the file and the key', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[simulation]\nstf_count = "ten"\n',
+      });
+      const file = path.join(dir, 'main.toml');
+
+      // Act
+      const load = () => loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(load).toThrow(`${file}: simulation.stf_count must be a non-negative integer (got "ten")`);
+    });
+
+    it('names the included file when the wrong value came from it', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["base.toml"]\n',
+        'base.toml': '[simulation]\nstf_mode = "forever"\n',
+      });
+
+      // Act
+      const load = () => loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(load).toThrow(
+        `${path.join(dir, 'base.toml')}: simulation.stf_mode must be "count" or "duration" (got "forever")`,
+      );
+    });
+
+    it('names the command line when the wrong value came from an override', () => {
+      // Prepare
+      const overrides = { 'prompt_processing.slices_per_stf': 0 };
+
+      // Act
+      const load = () => loadWorkflow('prompt_processing', { ...noEnv, overrides });
+
+      // Assess
+      expect(load).toThrow(
+        'command line: prompt_processing.slices_per_stf must be a positive integer (got 0)',
+      );
+    });
+
+    it('names the SWF_TESTBED_CONFIG file when the wrong value came from it', () => {
+      // Prepare
+      const dir = writeFiles({
+        'testbed.toml': '[testbed]\nnamespace = "alice"\n[simulation]\nrealtime = "yes"\n',
+      });
+      const env = { SWF_TESTBED_CONFIG: path.join(dir, 'testbed.toml') };
+
+      // Act
+      const load = () => loadWorkflow('prompt_processing', { env });
+
+      // Assess
+      expect(load).toThrow(`${env.SWF_TESTBED_CONFIG}: simulation.realtime must be a boolean (got "yes")`);
+    });
+
+    it('refuses a missing namespace naming the file and the key', () => {
+      // Prepare
+      const dir = writeFiles({ 'main.toml': '[workflow]\nname = "bare"\n' });
+      const file = path.join(dir, 'main.toml');
+
+      // Act
+      const load = () => loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(load).toThrow(`${file}: testbed.namespace is required and must be a non-empty string`);
+    });
+
+    it('refuses an empty namespace', () => {
+      // Prepare
+      const dir = writeFiles({ 'main.toml': '[testbed]\nnamespace = ""\n' });
+      const file = path.join(dir, 'main.toml');
+
+      // Act
+      const load = () => loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(load).toThrow(`${file}: testbed.namespace must be a non-empty string (got "")`);
+    });
+
+    it('names the file and line of a TOML syntax error', () => {
+      // Prepare
+      const dir = writeFiles({ 'main.toml': '[testbed]\nnamespace = "ns"\nstf_count = \n' });
+      const file = path.join(dir, 'main.toml');
+
+      // Act
+      const load = () => loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(load).toThrow(new RegExp(`^${file}:3:\\d+: invalid TOML`));
+    });
+
+    it('names the path of a missing workflow file', () => {
+      // Prepare
+      const missing = path.join(os.tmpdir(), 'swf-no-such-workflow.toml');
+
+      // Act
+      const load = () => loadWorkflow(missing, noEnv);
+
+      // Assess
+      expect(load).toThrow(`workflow "${missing}" not found: no file at ${missing}`);
+    });
+
+    it('names the places it looked for an unknown workflow name', () => {
+      // Prepare
+      const name = 'no_such_workflow';
+
+      // Act
+      const load = () => loadWorkflow(name, noEnv);
+
+      // Assess
+      expect(load).toThrow(/no_such_workflow_default\.toml or .*no_such_workflow\.toml/);
+    });
+  });
+});
