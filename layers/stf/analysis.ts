@@ -68,9 +68,9 @@ export function analysePart({ header, range, tfs }: StfPart): SliceResult {
     perChannel[channel] = (perChannel[channel] as number) + 1;
     const energy = view.getFloat32(offset + 8, true);
     energySum += energy;
-    const bin = Math.floor(energy / ENERGY_BIN_WIDTH_MEV);
-    const k = bin > lastBin ? lastBin : bin > 0 ? bin : 0;
-    histogram[k] = (histogram[k] as number) + 1;
+    // `|| 0` puts a NaN energy in bin 0, so the histogram always adds up to the hits.
+    const bin = Math.min(lastBin, Math.max(0, Math.floor(energy / ENERGY_BIN_WIDTH_MEV) || 0));
+    histogram[bin] = (histogram[bin] as number) + 1;
   }
   let hottestChannel = 0;
   for (let channel = 1; channel < CHANNEL_COUNT; channel++) {
@@ -125,7 +125,13 @@ export async function verifyStf(path: string, expectedChecksum: string): Promise
 }
 
 function checkRange(header: StfHeader, { start, end }: TfRange): void {
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > header.tfCount) {
+  if (
+    !Number.isInteger(start) ||
+    !Number.isInteger(end) ||
+    start < 0 ||
+    end <= start ||
+    end > header.tfCount
+  ) {
     throw new RangeError(`Invalid TF range [${start}, ${end}) for an STF of ${header.tfCount} TFs`);
   }
 }

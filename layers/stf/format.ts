@@ -109,7 +109,8 @@ export function headerLengthOf(prefix: Buffer): number {
 /** Parses the header; `buf` needs to hold only the header, not the time frames. */
 export function readHeader(buf: Buffer): StfHeader {
   const headerLength = headerLengthOf(buf);
-  if (buf.length < headerLength) throw new Error(`STF header truncated: ${buf.length} of ${headerLength} bytes`);
+  if (buf.length < headerLength)
+    throw new Error(`STF header truncated: ${buf.length} of ${headerLength} bytes`);
   const runIdLength = buf.readUInt16LE(24);
   const bytesPerTf = buf.readUInt32LE(20);
   if (HEADER_PREFIX_BYTES + runIdLength > headerLength || bytesPerTf === 0 || bytesPerTf % HIT_BYTES !== 0) {
