@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Credentials, readCredentials } from '#runtime/credentials.ts';
+
+export type { Credentials };
 
 export const projectRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 /** Where the local stack keeps its data, logs, pid files and credentials (git-ignored). */
 export const defaultStateDir = (): string => process.env.TESTBED_STATE_DIR ?? join(projectRoot, '.testbed');
 
-export interface Credentials {
-  readonly user: string;
-  readonly password: string;
-}
 
 /** Generated on first start, readable by the owner only; the password never leaves this file and the broker's. */
 export function loadOrCreateCredentials(stateDir: string): Credentials {
@@ -26,11 +25,3 @@ export function loadOrCreateCredentials(stateDir: string): Credentials {
 }
 
 export const credentialsFile = (stateDir: string): string => join(stateDir, 'credentials.json');
-
-export function readCredentials(file: string): Credentials {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Credentials>;
-  if (typeof parsed.user !== 'string' || typeof parsed.password !== 'string') {
-    throw new Error(`${file}: expected {"user": string, "password": string}`);
-  }
-  return { user: parsed.user, password: parsed.password };
-}

@@ -1,0 +1,61 @@
+import type { BrokerPort } from '#broker/port.ts';
+import { ContractError, decodeMessage, type Message, type MsgType } from '#contract/messages.ts';
+import { nowTimestamp } from '#contract/timestamps.ts';
+import type { Logger } from './log.ts';
+import { type MqEvent, type MqMessage, messageBody } from './mq-event.ts';
+
+/** What every handler needs from its surroundings; the domain function gets more (tables, stores). */
+export interface HandlerDeps {
+  readonly broker: BrokerPort;
+  readonly log: Logger;
+}
+
+export interface BatchOutcome {
+  readonly accepted: number;
+  readonly refused: number;
+}
+
+/**
+ * Turns a domain function over parsed messages into a Lambda handler for Amazon MQ events.
+ * A message the contract refuses is parked in the queue's dead-letter queue with the reason in a
+ * `dlq_reason` header, and the rest of the batch goes on: throwing would make the broker redeliver
+ * the good messages with it, six times, and then park them too. Errors of the domain function do
+ * throw, so the whole batch is redelivered (no partial batch response on Amazon MQ).
+ */
+export function mqHandler<T extends MsgType, D extends HandlerDeps>(
+  msgType: T,
+  deps: () => Promise<D>,
+  handle: (messages: Message<T>[], deps: D) => Promise<void>,
+): (event: MqEvent) => Promise<BatchOutcome> {
+  return async (event) => {
+    const d = await deps();
+    const accepted: Message<T>[] = [];
+    let refused = 0;
+    for (const m of event.messages) {
+      try {
+        const msg = decodeMessage(messageBody(m), { headers: m.properties, receivedAt: m.timestamp });
+        if (msg.msg_type !== msgType) throw new ContractError(`msg_type "${msg.msg_type}" sent to the ${msgType} handler`);
+        accepted.push(msg as Message<T>);
+      } catch (error) {
+        if (!(error instanceof ContractError)) throw error;
+        await park(d, m, error.reason, msgType);
+        refused++;
+      }
+    }
+    if (accepted.length > 0) await handle(accepted, d);
+    return { accepted: accepted.length, refused };
+  };
+}
+
+async function park(d: HandlerDeps, m: MqMessage, reason: string, handler: string): Promise<void> {
+  const dlq = `/queue/DLQ.${m.destination.physicalName}`;
+  await d.broker.publish(dlq, messageBody(m).toString('utf8'), {
+    ...m.properties,
+    dlq_reason: reason.slice(0, 1000),
+    dlq_original_message_id: m.messageID,
+    dlq_original_destination: m.destination.physicalName,
+    dlq_handler: handler,
+    dlq_refused_at: nowTimestamp(),
+  });
+  d.log.warn('message refused and parked', { messageId: m.messageID, handler, reason, dlq });
+}

@@ -1,0 +1,73 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { physicalTableName, type TableName, tables } from '#tables/definitions.ts';
+import { type Daemon, isAlive, portAccepts, readPid, startDaemon, stopDaemon, waitFor } from './processes.ts';
+
+const dynaliteCli = createRequire(import.meta.url).resolve('dynalite/cli.js');
+
+export const dynaliteDaemon = (stateDir: string): Daemon => ({
+  name: 'dynalite',
+  pidFile: join(stateDir, 'run', 'dynalite.pid'),
+  logFile: join(stateDir, 'logs', 'dynalite.log'),
+});
+
+/** dynalite on loopback, its LevelDB under the state folder; resolves when it answers. */
+export async function startDynalite(stateDir: string, port: number): Promise<number> {
+  const d = dynaliteDaemon(stateDir);
+  const child = startDaemon(d, process.execPath, [
+    dynaliteCli,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--path',
+    join(stateDir, 'dynalite'),
+    '--createTableMs',
+    '0',
+    '--deleteTableMs',
+    '0',
+    '--updateTableMs',
+    '0',
+  ]);
+  const pid = child.pid as number;
+  await waitFor(`dynalite (127.0.0.1:${port})`, () => portAccepts(port), {
+    alive: () => isAlive(pid),
+    logFile: d.logFile,
+  });
+  return pid;
+}
+
+export const stopDynalite = (stateDir: string): Promise<boolean> => stopDaemon(dynaliteDaemon(stateDir));
+export const dynalitePid = (stateDir: string): number | undefined => readPid(dynaliteDaemon(stateDir));
+
+/** A client for the local emulator: any credentials do, but the SDK insists on some. */
+export function localDynamoClient(port: number): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}
+
+/** Creates every table of the definitions that does not exist yet (on-demand, as in AWS). */
+export async function createTables(client: DynamoDBClient, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
+  const created: string[] = [];
+  for (const name of Object.keys(tables) as TableName[]) {
+    const def = tables[name];
+    const TableName = physicalTableName(name, env);
+    if (existing.has(TableName)) continue;
+    const keys = [def.partitionKey, ...('sortKey' in def ? [def.sortKey] : [])];
+    await client.send(
+      new CreateTableCommand({
+        TableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' })),
+        KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+      }),
+    );
+    created.push(TableName);
+  }
+  return created;
+}

@@ -1,0 +1,168 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brokerDaemon, brokerPid, ensureActiveMq, startBroker, stopBroker } from './activemq.ts';
+import { createTables, dynalitePid, localDynamoClient, startDynalite, stopDynalite } from './dynalite.ts';
+import { assertPortFree, type Daemon, portAccepts, readPid, startDaemon, stopDaemon, waitFor } from './processes.ts';
+import { credentialsFile, defaultStateDir, loadOrCreateCredentials, projectRoot } from './state.ts';
+
+/** Where the local stack lives and listens. */
+export interface StackConfig {
+  readonly stateDir: string;
+  /** @default 61613 (TESTBED_STOMP_PORT) */
+  readonly stompPort: number;
+  /** @default 4567, dynalite's own default (TESTBED_DYNAMODB_PORT) */
+  readonly dynamodbPort: number;
+}
+
+export interface StackOverrides {
+  stateDir?: string;
+  stompPort?: number;
+  dynamodbPort?: number;
+}
+
+const stackFile = (stateDir: string) => join(stateDir, 'stack.json');
+
+/** Flags win, then the environment, then what the running stack recorded, then the defaults. */
+export function resolveStack(o: StackOverrides = {}, env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const stateDir = o.stateDir ?? defaultStateDir();
+  const saved: Partial<StackConfig> = existsSync(stackFile(stateDir))
+    ? JSON.parse(readFileSync(stackFile(stateDir), 'utf8'))
+    : {};
+  const port = (flag: number | undefined, key: string, fallback: number) => {
+    const v = flag ?? (env[key] ? Number(env[key]) : undefined) ?? fallback;
+    if (!Number.isInteger(v) || v < 1 || v > 65535) throw new Error(`${key}: not a TCP port: ${v}`);
+    return v;
+  };
+  return {
+    stateDir,
+    stompPort: port(o.stompPort, 'TESTBED_STOMP_PORT', saved.stompPort ?? 61613),
+    dynamodbPort: port(o.dynamodbPort, 'TESTBED_DYNAMODB_PORT', saved.dynamodbPort ?? 4567),
+  };
+}
+
+/** The environment handlers, pilots and the CLI use to reach the local stack (no secret in it: a file name). */
+export function stackEnvironment(s: StackConfig): Record<string, string> {
+  return {
+    TESTBED_STATE_DIR: s.stateDir,
+    BROKER_URL: `stomp://127.0.0.1:${s.stompPort}`,
+    BROKER_CREDENTIALS_FILE: credentialsFile(s.stateDir),
+    DYNAMODB_ENDPOINT: `http://127.0.0.1:${s.dynamodbPort}`,
+    TABLE_PREFIX: 'testbed-',
+    STF_STORE: join(s.stateDir, 'stf'),
+  };
+}
+
+export const runnerDaemon = (stateDir: string): Daemon => ({
+  name: 'runner',
+  pidFile: join(stateDir, 'run', 'runner.pid'),
+  logFile: join(stateDir, 'logs', 'runner.log'),
+});
+
+export const runnerReadyFile = (stateDir: string) => join(stateDir, 'run', 'runner.ready');
+
+/** Node running TypeScript through tsx, for the runner and the pilots. */
+export const tsNode = (entry: string): [string, string[]] => [
+  process.execPath,
+  ['--import', 'tsx', join(projectRoot, entry)],
+];
+
+/** Brings broker, dynalite and runner up; what already runs is left alone. */
+export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<void> {
+  mkdirSync(s.stateDir, { recursive: true, mode: 0o700 });
+  const credentials = loadOrCreateCredentials(s.stateDir);
+  const starts: Promise<unknown>[] = [];
+  if (brokerPid(s.stateDir) === undefined) {
+    ensureActiveMq(say);
+    await assertPortFree(s.stompPort, 'broker STOMP', '--stomp-port or TESTBED_STOMP_PORT');
+    starts.push(startBroker({ stateDir: s.stateDir, stompPort: s.stompPort, credentials }));
+  }
+  if (dynalitePid(s.stateDir) === undefined) {
+    await assertPortFree(s.dynamodbPort, 'dynalite', '--dynamodb-port or TESTBED_DYNAMODB_PORT');
+    starts.push(
+      startDynalite(s.stateDir, s.dynamodbPort).then(() =>
+        createTables(localDynamoClient(s.dynamodbPort), stackEnvironment(s)),
+      ),
+    );
+  }
+  try {
+    await Promise.all(starts);
+  } catch (error) {
+    await down(s);
+    throw error;
+  }
+  writeFileSync(stackFile(s.stateDir), JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort }));
+  if (readPid(runnerDaemon(s.stateDir)) === undefined) {
+    const ready = runnerReadyFile(s.stateDir);
+    writeFileSync(ready, '');
+    const [node, args] = tsNode('local/runner-main.ts');
+    const child = startDaemon(runnerDaemon(s.stateDir), node, args, { ...process.env, ...stackEnvironment(s) });
+    const pid = child.pid as number;
+    await waitFor('the local Lambda runner', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
+      alive: () => readPid(runnerDaemon(s.stateDir)) !== undefined,
+      logFile: runnerDaemon(s.stateDir).logFile,
+    });
+  }
+}
+
+/** Stops pilots, runner, broker and dynalite; leaves their data for the next `up`. */
+export async function down(s: StackConfig): Promise<string[]> {
+  const stopped: string[] = [];
+  const pilotsDir = join(s.stateDir, 'run', 'pilots');
+  if (existsSync(pilotsDir)) {
+    const { readdirSync } = await import('node:fs');
+    for (const f of readdirSync(pilotsDir).filter((f) => f.endsWith('.pid'))) {
+      const pilot: Daemon = { name: f, pidFile: join(pilotsDir, f), logFile: '' };
+      if (await stopDaemon(pilot, 5_000)) stopped.push(`pilot ${f.replace(/\.pid$/, '')}`);
+    }
+  }
+  if (await stopDaemon(runnerDaemon(s.stateDir))) stopped.push('runner');
+  const [b, d] = await Promise.all([stopBroker(s.stateDir), stopDynalite(s.stateDir)]);
+  if (b) stopped.push('broker');
+  if (d) stopped.push('dynalite');
+  return stopped;
+}
+
+export interface ServiceStatus {
+  readonly service: string;
+  readonly pid?: number;
+  readonly address?: string;
+  readonly healthy: boolean;
+  readonly detail?: string;
+}
+
+export async function status(s: StackConfig): Promise<ServiceStatus[]> {
+  const brokerP = brokerPid(s.stateDir);
+  const dynP = dynalitePid(s.stateDir);
+  const runP = readPid(runnerDaemon(s.stateDir));
+  const tablesOk = async () => {
+    if (dynP === undefined) return false;
+    try {
+      const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+      const names = (await localDynamoClient(s.dynamodbPort).send(new ListTablesCommand({}))).TableNames ?? [];
+      return names.length > 0;
+    } catch {
+      return false;
+    }
+  };
+  return [
+    {
+      service: 'broker',
+      pid: brokerP,
+      address: `stomp://127.0.0.1:${s.stompPort}`,
+      healthy: brokerP !== undefined && (await portAccepts(s.stompPort)),
+      detail: brokerDaemon(s.stateDir).logFile,
+    },
+    {
+      service: 'dynalite',
+      pid: dynP,
+      address: `http://127.0.0.1:${s.dynamodbPort}`,
+      healthy: await tablesOk(),
+    },
+    {
+      service: 'runner',
+      pid: runP,
+      healthy: runP !== undefined,
+      detail: runnerDaemon(s.stateDir).logFile,
+    },
+  ];
+}
