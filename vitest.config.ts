@@ -6,6 +6,7 @@ export default defineConfig({
     // Integration tests start real brokers (a JVM each): keep them few at a time on a 2-core machine.
     maxWorkers: 2,
     testTimeout: 30_000,
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     hookTimeout: 60_000,
   },
 });

@@ -49,6 +49,7 @@ export function stackEnvironment(s: StackConfig): Record<string, string> {
     DYNAMODB_ENDPOINT: `http://127.0.0.1:${s.dynamodbPort}`,
     TABLE_PREFIX: 'testbed-',
     STF_STORE: join(s.stateDir, 'stf'),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
 
