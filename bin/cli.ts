@@ -47,6 +47,54 @@ stackOptions(program.command('status').description('what runs, where, and whethe
     if (!rows.every((r) => r.healthy)) process.exitCode = 1;
   });
 
+const count = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
+  return n;
+};
+
+interface RunFlags extends StackOverrides {
+  stfCount?: number;
+  physicsPeriodCount?: number;
+  realtime?: boolean;
+  namespace?: string;
+  workers?: number;
+  set: string[];
+  drainTimeout?: number;
+}
+
+stackOptions(program.command('run').description('run a workflow on the local stack and report on it'))
+  .argument('<workflow>', 'a workflow name (workflows/<name>_default.toml) or a TOML file')
+  .option('--stf-count <n>', 'STFs per physics period', count)
+  .option('--physics-period-count <n>', 'physics periods', count)
+  .option('--realtime', 'one simulated second per wall second')
+  .option('--no-realtime', 'as fast as possible')
+  .option('--namespace <ns>', 'testbed namespace')
+  .option('--workers <n>', 'pilots per run (prompt_processing.target_worker_count)', count)
+  .option('--set <section.key=value>', 'any other workflow key', (v: string, acc: string[]) => [...acc, v], [])
+  .option('--drain-timeout <s>', 'seconds to wait for the last result after end_run (default 120)', count)
+  .action(async (workflow: string, o: RunFlags) => {
+    const [{ loadWorkflow, parseOverride }, { runWorkflow }] = await Promise.all([
+      import('#config/workflow.ts'),
+      import('#local/run.ts'),
+    ]);
+    const overrides: Record<string, unknown> = Object.fromEntries(o.set.map(parseOverride));
+    const flag = (key: string, v: unknown) => {
+      if (v !== undefined) overrides[key] = v;
+    };
+    flag('simulation.stf_count', o.stfCount);
+    flag('simulation.physics_period_count', o.physicsPeriodCount);
+    flag('simulation.realtime', o.realtime);
+    flag('testbed.namespace', o.namespace);
+    flag('prompt_processing.target_worker_count', o.workers);
+    const { report } = await runWorkflow({
+      workflow: loadWorkflow(workflow, { overrides }),
+      stack: stackFrom(o),
+      drainTimeoutS: o.drainTimeout,
+    });
+    if (!report.completed) process.exitCode = 1;
+  });
+
 function printStatus(rows: Awaited<ReturnType<typeof status>>) {
   console.table(
     rows.map((r) => ({
