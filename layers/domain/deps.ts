@@ -1,0 +1,205 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { encodeMessage, type Message } from '#contract/messages.ts';
+import { nowTimestamp } from '#contract/timestamps.ts';
+import { deadLetterQueue, routeFor } from '#routes/route-table.ts';
+import { environment } from '#runtime/env.ts';
+import type { HandlerDeps } from '#runtime/mq-handler.ts';
+import type { TableName } from '#tables/definitions.ts';
+import { documents } from '#tables/documents.ts';
+
+/** What the data handling, processing and transceiver functions need: the broker, the tables, a clock. */
+export interface DomainDeps extends HandlerDeps {
+  readonly db: DynamoDBClient;
+  readonly tableNames: Readonly<Record<TableName, string>>;
+  /** The current time as a canonical timestamp. @default nowTimestamp */
+  readonly now?: () => string;
+}
+
+/** The deps of a Lambda handler (or the local runner), built once per process from its environment. */
+export async function environmentDeps(): Promise<DomainDeps> {
+  const { broker, db, tableNames, log } = await environment();
+  return { broker, db, tableNames, log };
+}
+
+export const now = (deps: DomainDeps): string => (deps.now ?? nowTimestamp)();
+
+/** Validates, encodes and publishes; resolves once the broker has stored the message. */
+export async function send(deps: DomainDeps, destination: string, msg: Message): Promise<void> {
+  const { body, headers } = encodeMessage(msg);
+  await deps.broker.publish(destination, body, headers);
+}
+
+/**
+ * Parks a message the contract accepted but the domain cannot use (a refusal, not a failure: retrying
+ * would not help) in its handler's dead-letter queue, with the reason, as mqHandler parks refused bodies.
+ */
+export async function refuse(deps: DomainDeps, msg: Message, reason: string): Promise<void> {
+  const route = routeFor(msg.msg_type);
+  const dlq = `/queue/${route ? deadLetterQueue(route) : `DLQ.swf.handler.${msg.msg_type}`}`;
+  await deps.broker.publish(dlq, JSON.stringify(msg), {
+    msg_type: msg.msg_type,
+    run_id: msg.run_id,
+    ...(msg.namespace !== undefined && { namespace: msg.namespace }),
+    vo: 'eic',
+    dlq_reason: reason.slice(0, 1000),
+    dlq_handler: msg.msg_type,
+    dlq_refused_at: now(deps),
+  });
+  deps.log.warn('message refused and parked', { run_id: msg.run_id, msg_type: msg.msg_type, reason, dlq });
+}
+
+/** Awaits every promise (none is left running) and then rethrows the first failure. */
+export async function settleAll<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+export const isConditionFailed = (error: unknown): boolean =>
+  (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
+
+/** What one UpdateItem writes; attribute names are used as given (no dots), undefined values are left out. */
+export interface UpdateSpec {
+  /** Written every time: the last writer wins. */
+  readonly set?: Readonly<Record<string, unknown>>;
+  /** Written only when absent (`if_not_exists`): the first writer wins, a duplicate changes nothing. */
+  readonly keep?: Readonly<Record<string, unknown>>;
+  /** ADD: a number to a number, a Set of numbers to a number set (idempotent); empty sets are left out. */
+  readonly add?: Readonly<Record<string, number | ReadonlySet<number> | undefined>>;
+  /** A condition over `#attribute` names and the `:placeholders` given in `values`. */
+  readonly condition?: string;
+  readonly values?: Readonly<Record<string, unknown>>;
+}
+
+type UpdateParts = Pick<
+  UpdateCommandInput,
+  'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'ConditionExpression'
+>;
+
+/** The expression parts of an upsert: every attribute behind a `#name` (many are reserved words: end, size). */
+export function updateOf(spec: UpdateSpec): UpdateParts {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = { ...spec.values };
+  const sets: string[] = [];
+  const adds: string[] = [];
+  const use = (attribute: string, value: unknown) => {
+    names[`#${attribute}`] = attribute;
+    values[`:v_${attribute}`] = value;
+    return [`#${attribute}`, `:v_${attribute}`] as const;
+  };
+  for (const [attribute, value] of Object.entries(spec.set ?? {})) {
+    if (value === undefined) continue;
+    const [n, v] = use(attribute, value);
+    sets.push(`${n} = ${v}`);
+  }
+  for (const [attribute, value] of Object.entries(spec.keep ?? {})) {
+    if (value === undefined) continue;
+    const [n, v] = use(attribute, value);
+    sets.push(`${n} = if_not_exists(${n}, ${v})`);
+  }
+  for (const [attribute, value] of Object.entries(spec.add ?? {})) {
+    if (value === undefined || (typeof value !== 'number' && value.size === 0)) continue;
+    const [n, v] = use(attribute, value);
+    adds.push(`${n} ${v}`);
+  }
+  for (const [, name] of spec.condition?.matchAll(/#(\w+)/g) ?? []) names[`#${name}`] = name as string;
+  const clauses = [sets.length > 0 && `SET ${sets.join(', ')}`, adds.length > 0 && `ADD ${adds.join(', ')}`];
+  const expression = clauses.filter(Boolean).join(' ');
+  if (expression === '') throw new Error('an update must write at least one attribute');
+  return {
+    UpdateExpression: expression,
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+    ...(spec.condition !== undefined && { ConditionExpression: spec.condition }),
+  };
+}
+
+export type Phase = 'imminent' | 'running' | 'paused' | 'ended' | 'completed';
+
+/** The run config copied from run_imminent (the prompt_processing values the DAQ simulator sends). */
+export interface RunConfig {
+  slices_per_stf?: number;
+  tfs_per_stf?: number;
+  target_worker_count?: number;
+  num_cores_per_worker?: number;
+  num_ram_per_core?: number;
+  slice_processing_time?: number;
+  heartbeat_interval?: number;
+  transformer_idle_timeout?: number;
+}
+
+/** A runs item, as read back. */
+export interface RunRecord {
+  run_id: string;
+  namespace?: string;
+  execution_id?: string;
+  workflow?: string;
+  phase?: Phase;
+  daq_state?: string;
+  daq_substate?: string;
+  /** created_at of the DAQ message whose state is recorded: an older one arriving late changes nothing. */
+  daq_state_at?: string;
+  dataset?: string;
+  dataset_state?: 'open' | 'closed';
+  task_id?: number;
+  task_state?: 'created' | 'closed';
+  config?: RunConfig;
+  ended?: boolean;
+  total_stf_files?: number;
+  registered_stfs?: Set<number>;
+  completed_stfs?: Set<number>;
+  /** Numbers STFs whose producer sent no sequence (legacy stf_gen). */
+  stf_seq_counter?: number;
+  completion?: 'completing' | 'completed';
+  created_at?: string;
+  started_at?: string;
+  ended_at?: string;
+  completed_at?: string;
+}
+
+/** An stfs item, as read back. */
+export interface StfRecord {
+  run_id: string;
+  filename: string;
+  sequence?: number;
+  size?: number;
+  checksum?: string;
+  start?: string;
+  end?: string;
+  state?: string;
+  substate?: string;
+  tf_count?: number;
+  url?: string;
+  registered_at?: string;
+  slice_count?: number;
+  done_slices?: Set<number>;
+  completed?: boolean;
+}
+
+export async function readRun(
+  deps: DomainDeps,
+  runId: string,
+  consistent = false,
+): Promise<RunRecord | undefined> {
+  const { Item } = await documents(deps.db).send(
+    new GetCommand({ TableName: deps.tableNames.runs, Key: { run_id: runId }, ConsistentRead: consistent }),
+  );
+  return Item as RunRecord | undefined;
+}
+
+/** A string field of a loose content object, else undefined. */
+export const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** A number field of a loose content object (Python producers may send "4000.0"), else undefined. */
+export function numeric(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  return undefined;
+}
+
+/** A copy without undefined fields, for message content. */
+export function defined<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,271 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Message, makeMessage } from '#contract/messages.ts';
+import { destinations } from '#routes/destinations.ts';
+import { documents } from '#tables/documents.ts';
+import { checkCompletion, stopWorkers, TRANSCEIVER, updateRun } from './completion.ts';
+import {
+  type DomainDeps,
+  defined,
+  isConditionFailed,
+  numeric,
+  type Phase,
+  type RunConfig,
+  type RunRecord,
+  readRun,
+  send,
+  text,
+} from './deps.ts';
+
+/** Task ids count up from here, as PanDA task ids do from theirs. */
+export const FIRST_TASK_ID = 1_000_001;
+const TASK_COUNTER = 'task_id';
+
+// Worker defaults when neither the message nor the run config says (the prompt_processing defaults).
+const DEFAULT_WORKERS = 2;
+const DEFAULT_CORES_PER_WORKER = 1;
+const DEFAULT_RAM_PER_CORE = 2000;
+
+type DaqMessage = Message<'run_imminent' | 'start_run' | 'pause_run' | 'resume_run' | 'end_run' | 'run_stop'>;
+
+/** Fields every run message may bring; whichever message comes first creates the run item. */
+const identity = (msg: DaqMessage) => ({
+  namespace: msg.namespace,
+  execution_id: text(msg.content.execution_id) ?? text(msg.execution_id),
+});
+
+// A DAQ message moves the phase only forward: never out of 'ended'/'completed', never to an older state.
+const notFinished = '(attribute_not_exists(#phase) OR NOT #phase IN (:ended, :completed))';
+const newer = '(attribute_not_exists(#daq_state_at) OR #daq_state_at < :at)';
+
+/**
+ * run_imminent: opens the run (dataset, config), creates its workflow task once and asks the worker
+ * adjuster for the run's workers (the transceiver's part).
+ */
+export async function openRuns(messages: Message<'run_imminent'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) await openRun(msg, deps);
+}
+
+async function openRun(msg: Message<'run_imminent'>, deps: DomainDeps): Promise<void> {
+  const c = msg.content;
+  const runId = msg.run_id;
+  const config = runConfig(c);
+  const run = (await updateRun(
+    deps,
+    runId,
+    {
+      keep: {
+        ...identity(msg),
+        workflow: text(c.workflow) ?? text(msg.workflow),
+        phase: 'imminent',
+        dataset: text(c.dataset) ?? `swf.${runId}.run`,
+        dataset_state: 'open',
+        task_state: 'created',
+        config: Object.keys(config).length > 0 ? config : undefined,
+        created_at: msg.created_at,
+      },
+    },
+    'ALL_NEW',
+  )) as RunRecord;
+  await recordDaqState(msg, deps);
+  if (run.completion === 'completed') {
+    deps.log.info('run_imminent for a completed run: nothing to start', { run_id: runId });
+    return;
+  }
+  const taskId = run.task_id ?? (await createTask(deps, runId));
+  const settings = { ...config, ...run.config };
+  const content = defined({
+    num_workers: c.num_workers ?? settings.target_worker_count ?? DEFAULT_WORKERS,
+    num_cores_per_worker: c.num_cores_per_worker ?? settings.num_cores_per_worker ?? DEFAULT_CORES_PER_WORKER,
+    num_ram_per_core: c.num_ram_per_core ?? settings.num_ram_per_core ?? DEFAULT_RAM_PER_CORE,
+    requested_at: msg.created_at,
+    task_id: taskId,
+    namespace: msg.namespace,
+    slice_processing_time: settings.slice_processing_time,
+    heartbeat_interval: settings.heartbeat_interval,
+    transformer_idle_timeout: settings.transformer_idle_timeout,
+  });
+  const opts = { namespace: msg.namespace, sender: TRANSCEIVER };
+  await send(deps, destinations.workers, makeMessage('adjuster_worker', runId, content, opts));
+  deps.log.info('run opened', { run_id: runId, task_id: taskId, num_workers: content.num_workers });
+}
+
+/** The prompt_processing values run_imminent carries (num_workers is the target worker count). */
+function runConfig(c: Record<string, unknown>): RunConfig {
+  return defined({
+    slices_per_stf: numeric(c.slices_per_stf),
+    tfs_per_stf: numeric(c.tfs_per_stf),
+    target_worker_count: numeric(c.target_worker_count) ?? numeric(c.num_workers),
+    num_cores_per_worker: numeric(c.num_cores_per_worker),
+    num_ram_per_core: numeric(c.num_ram_per_core),
+    slice_processing_time: numeric(c.slice_processing_time),
+    heartbeat_interval: numeric(c.heartbeat_interval),
+    transformer_idle_timeout: numeric(c.transformer_idle_timeout),
+  });
+}
+
+/**
+ * The run's workflow task (the PanDA task + iDDS workflow analog), created once: a task id is drawn from
+ * the counter and set only where none is; a handler that loses that race takes the winner's id (the
+ * number it drew is skipped).
+ */
+async function createTask(deps: DomainDeps, runId: string): Promise<number> {
+  const doc = documents(deps.db);
+  const { Attributes } = await doc.send(
+    new UpdateCommand({
+      TableName: deps.tableNames.counters,
+      Key: { counter: TASK_COUNTER },
+      UpdateExpression: 'SET #value = if_not_exists(#value, :before) + :one',
+      ExpressionAttributeNames: { '#value': 'value' },
+      ExpressionAttributeValues: { ':before': FIRST_TASK_ID - 1, ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  const drawn = Attributes?.value as number;
+  try {
+    await updateRun(deps, runId, { set: { task_id: drawn }, condition: 'attribute_not_exists(#task_id)' });
+    deps.log.info('task created', { run_id: runId, task_id: drawn });
+    return drawn;
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+  return (await readRun(deps, runId, true))?.task_id as number;
+}
+
+/** The DAQ state a message reports, unless a newer one is recorded or the run has ended. */
+async function recordDaqState(msg: DaqMessage, deps: DomainDeps): Promise<void> {
+  const state = text(msg.content.state);
+  if (state === undefined) return;
+  try {
+    await updateRun(deps, msg.run_id, {
+      set: { daq_state: state, daq_substate: text(msg.content.substate), daq_state_at: msg.created_at },
+      condition: `${notFinished} AND ${newer}`,
+      values: { ':ended': 'ended', ':completed': 'completed', ':at': msg.created_at },
+    });
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+}
+
+/** Moves the phase (with the DAQ state) forward; the message's other fields are recorded regardless. */
+async function advance(
+  msg: DaqMessage,
+  phase: Extract<Phase, 'running' | 'paused'>,
+  keep: Record<string, unknown>,
+  deps: DomainDeps,
+): Promise<void> {
+  try {
+    await updateRun(deps, msg.run_id, {
+      set: {
+        phase,
+        daq_state: text(msg.content.state),
+        daq_substate: text(msg.content.substate),
+        daq_state_at: msg.created_at,
+      },
+      keep,
+      condition: `${notFinished} AND ${newer}`,
+      values: { ':ended': 'ended', ':completed': 'completed', ':at': msg.created_at },
+    });
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+    // An ended run, a duplicate or a message overtaken by a newer one: keep the facts, not the phase.
+    if (Object.values(keep).some((v) => v !== undefined)) await updateRun(deps, msg.run_id, { keep });
+  }
+}
+
+/** start_run: the run is taking data. */
+export async function startRuns(messages: Message<'start_run'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) {
+    await advance(msg, 'running', identity(msg), deps);
+    await recordStart(msg, deps);
+  }
+}
+
+/** pause_run: standby between physics periods. */
+export async function pauseRuns(messages: Message<'pause_run'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) await advance(msg, 'paused', identity(msg), deps);
+}
+
+/** resume_run: the next physics period; also starts a run whose start_run has not been seen (yet). */
+export async function resumeRuns(messages: Message<'resume_run'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) {
+    await advance(msg, 'running', identity(msg), deps);
+    await recordStart(msg, deps);
+  }
+}
+
+/** started_at: the earliest start_run or resume_run seen, so a resume_run handled first gives way. */
+async function recordStart(msg: DaqMessage, deps: DomainDeps): Promise<void> {
+  try {
+    await updateRun(deps, msg.run_id, {
+      set: { started_at: msg.created_at },
+      condition: 'attribute_not_exists(#started_at) OR #started_at > :at',
+      values: { ':at': msg.created_at },
+    });
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+}
+
+/** end_run: no more STFs; how many there were. The run completes once they are all processed. */
+export async function endRuns(messages: Message<'end_run'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) await endRun(msg, deps);
+}
+
+async function endRun(msg: Message<'end_run'>, deps: DomainDeps): Promise<void> {
+  const total = msg.content.total_stf_files;
+  if (total === undefined) {
+    deps.log.warn('end_run without total_stf_files: the STFs registered so far are taken as all', {
+      run_id: msg.run_id,
+    });
+  }
+  const facts = {
+    set: { ended: true, total_stf_files: total },
+    keep: { ...identity(msg), ended_at: msg.created_at },
+  };
+  let run: RunRecord | undefined;
+  try {
+    run = await updateRun(
+      deps,
+      msg.run_id,
+      {
+        ...facts,
+        set: { ...facts.set, phase: 'ended' },
+        condition: '(attribute_not_exists(#phase) OR #phase <> :completed)',
+        values: { ':completed': 'completed' },
+      },
+      'ALL_NEW',
+    );
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+    run = await updateRun(deps, msg.run_id, facts, 'ALL_NEW');
+  }
+  await recordDaqState(msg, deps);
+  if (run) await checkCompletion(deps, msg.run_id, run);
+}
+
+/**
+ * run_stop (from an upstream processing agent): stop the run's processing now, as the transceiver does at
+ * run end: close the task, stop the transformers and the workers. The run's phase is left as it is.
+ * Every delivery sends the stops again: they change nothing the second time.
+ */
+export async function stopRuns(messages: Message<'run_stop'>[], deps: DomainDeps): Promise<void> {
+  for (const msg of messages) {
+    const run = (await updateRun(
+      deps,
+      msg.run_id,
+      { set: { task_state: 'closed' }, keep: identity(msg) },
+      'ALL_NEW',
+    )) as RunRecord;
+    const namespace = msg.namespace ?? run.namespace;
+    const opts = { namespace, sender: TRANSCEIVER };
+    await Promise.all([
+      send(
+        deps,
+        destinations.transformer,
+        makeMessage('stop_transformer', msg.run_id, { requested_at: msg.created_at }, opts),
+      ),
+      send(deps, destinations.workers, stopWorkers(run, msg.created_at, opts)),
+    ]);
+    deps.log.info('run stopped on request', { run_id: msg.run_id, task_id: run.task_id });
+  }
+}

@@ -1,0 +1,245 @@
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Message } from '#contract/messages.ts';
+import { documents } from '#tables/documents.ts';
+import { checkCompletion, updateRun } from './completion.ts';
+import { type DomainDeps, defined, now, numeric, refuse, type StfRecord, settleAll, text } from './deps.ts';
+import { updateStf } from './stfs.ts';
+
+/** The slices item's sort key: `<filename>#<slice_id padded to 4>`. */
+export const sliceKey = (filename: string, sliceId: number): string =>
+  `${filename}#${String(sliceId).padStart(4, '0')}`;
+
+interface Result {
+  readonly msg: Message<'slice_result'>;
+  readonly runId: string;
+  readonly filename: string;
+  readonly sliceId: number;
+  readonly key: string;
+}
+
+// DynamoDB's limits per BatchGetItem and BatchWriteItem request.
+const GET_LIMIT = 100;
+const WRITE_LIMIT = 25;
+const MAX_ATTEMPTS = 8;
+
+/**
+ * slice_result: records each slice's first result and counts the slice done on its STF; the STF that
+ * gets its last slice is counted on the run, which may complete it. It is the hot path: a batch (up to
+ * 100 results) costs a few batch requests, one write per STF and one per run, not a write per result.
+ */
+export async function recordSliceResults(
+  messages: Message<'slice_result'>[],
+  deps: DomainDeps,
+): Promise<void> {
+  const results: Result[] = [];
+  const seen = new Set<string>();
+  for (const msg of messages) {
+    const filename = text(msg.content.filename);
+    const sliceId = numeric(msg.content.slice_id);
+    if (filename === undefined || sliceId === undefined || !Number.isSafeInteger(sliceId) || sliceId < 0) {
+      const what = filename === undefined ? 'filename' : 'slice_id';
+      const reason = `slice_result.${what}: required (the transformer copies filename and slice_id from the slice), got ${JSON.stringify(msg.content[what])}`;
+      await refuse(deps, msg, reason);
+      continue;
+    }
+    const key = sliceKey(filename, sliceId);
+    // Within a batch, as across batches, the first result of a slice is the one recorded.
+    if (seen.has(`${msg.run_id} ${key}`)) continue;
+    seen.add(`${msg.run_id} ${key}`);
+    results.push({ msg, runId: msg.run_id, filename, sliceId, key });
+  }
+  if (results.length === 0) return;
+
+  const recorded = await recordedKeys(deps, results);
+  const fresh = results.filter((r) => !recorded.has(`${r.runId} ${r.key}`));
+  const recordedAt = now(deps);
+  // BatchWrite cannot be conditional: two transformers reporting the same slice at the same moment may
+  // both pass the read above, and the later write replaces the earlier. Both are results of that slice and
+  // it stays one item per slice key, so the slice still has exactly one recorded result.
+  await writeAll(
+    deps,
+    fresh.map((r) => ({ PutRequest: { Item: resultItem(r, recordedAt) } })),
+  );
+
+  // Counted for duplicates too: the attempt that recorded the result may have crashed before counting.
+  const byStf = new Map<string, StfDone>();
+  for (const r of results) {
+    const id = `${r.runId} ${r.filename}`;
+    const group = byStf.get(id) ?? { runId: r.runId, filename: r.filename, ids: new Set<number>() };
+    group.ids.add(r.sliceId);
+    byStf.set(id, group);
+  }
+  const completedByRun = new Map<string, Set<number>>();
+  await settleAll(
+    (await withStfs(deps, [...byStf.values()])).map(async ([group, before]) => {
+      const sequence = await countDone(deps, group, before);
+      if (sequence === undefined) return;
+      const sequences = completedByRun.get(group.runId) ?? new Set<number>();
+      completedByRun.set(group.runId, sequences.add(sequence));
+    }),
+  );
+  // One update per run; its ALL_NEW is as fresh as a strongly consistent read.
+  await settleAll(
+    [...completedByRun].map(async ([runId, sequences]) => {
+      const run = await updateRun(deps, runId, { add: { completed_stfs: sequences } }, 'ALL_NEW');
+      await checkCompletion(deps, runId, run);
+    }),
+  );
+  deps.log.info('slice results recorded', {
+    results: results.length,
+    recorded: fresh.length,
+    duplicates: results.length - fresh.length,
+    stfs: byStf.size,
+    stfs_completed: [...completedByRun.values()].reduce((n, s) => n + s.size, 0),
+  });
+}
+
+interface StfDone {
+  readonly runId: string;
+  readonly filename: string;
+  readonly ids: Set<number>;
+}
+
+/**
+ * Adds the slices to the STF's done set; returns the STF's sequence if that completes it. The STF was
+ * read first so that the write that completes it also marks it completed (one write per STF, the hot
+ * path); done_slices only grows, so the mark is never early, and a completion by a concurrent handler
+ * shows in the returned item.
+ */
+async function countDone(
+  deps: DomainDeps,
+  group: StfDone,
+  before: StfRecord | undefined,
+): Promise<number | undefined> {
+  const { runId, filename, ids } = group;
+  const willBeDone =
+    before?.slice_count !== undefined &&
+    new Set([...(before.done_slices ?? []), ...ids]).size >= before.slice_count;
+  const stf = await updateStf(
+    deps,
+    runId,
+    filename,
+    { add: { done_slices: ids }, set: { completed: willBeDone ? true : undefined } },
+    'ALL_NEW',
+  );
+  if (stf?.slice_count === undefined || (stf.done_slices?.size ?? 0) < stf.slice_count) return undefined;
+  if (stf.completed !== true) await updateStf(deps, runId, filename, { set: { completed: true } });
+  if (stf.sequence === undefined) {
+    deps.log.warn('STF complete but without a sequence: not counted on the run', { run_id: runId, filename });
+    return undefined;
+  }
+  return stf.sequence;
+}
+
+function resultItem(
+  { msg, runId, filename, sliceId, key }: Result,
+  recordedAt: string,
+): Record<string, unknown> {
+  const c = msg.content;
+  const error = c.error ?? undefined;
+  return defined({
+    run_id: runId,
+    slice_key: key,
+    filename,
+    slice_id: sliceId,
+    start: numeric(c.start),
+    end: numeric(c.end),
+    state: c.state ?? (error === undefined ? 'done' : 'failed'),
+    requested_at: c.requested_at,
+    processing_start_at: c.processing_start_at,
+    processed_at: c.processed_at,
+    recorded_at: recordedAt,
+    pilot_id: text(c.pilot_id) ?? text(c.id),
+    hostname: text(c.hostname),
+    result: c.result ?? undefined,
+    error: typeof error === 'string' ? error : error === undefined ? undefined : JSON.stringify(error),
+  });
+}
+
+/** The `<run_id> <slice_key>` of the results already recorded (strongly consistent reads). */
+async function recordedKeys(deps: DomainDeps, results: readonly Result[]): Promise<Set<string>> {
+  const keys = results.map((r) => ({ run_id: r.runId, slice_key: r.key }));
+  const items = await getAll(deps, deps.tableNames.slices, keys, ['run_id', 'slice_key']);
+  return new Set(items.map((item) => `${item.run_id} ${item.slice_key}`));
+}
+
+/** Each group with its STF as recorded now (strongly consistent), or undefined. */
+async function withStfs(
+  deps: DomainDeps,
+  groups: readonly StfDone[],
+): Promise<[StfDone, StfRecord | undefined][]> {
+  const keys = groups.map((g) => ({ run_id: g.runId, filename: g.filename }));
+  const fields = ['run_id', 'filename', 'slice_count', 'done_slices'];
+  const items = (await getAll(deps, deps.tableNames.stfs, keys, fields)) as unknown as StfRecord[];
+  const byKey = new Map(items.map((stf) => [`${stf.run_id} ${stf.filename}`, stf]));
+  return groups.map((g) => [g, byKey.get(`${g.runId} ${g.filename}`)]);
+}
+
+async function getAll(
+  deps: DomainDeps,
+  table: string,
+  allKeys: readonly Record<string, unknown>[],
+  fields: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const doc = documents(deps.db);
+  const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
+  const items: Record<string, unknown>[] = [];
+  for (let i = 0; i < allKeys.length; i += GET_LIMIT) {
+    let keys: Record<string, unknown>[] | undefined = allKeys.slice(i, i + GET_LIMIT);
+    for (let attempt = 1; keys && keys.length > 0; attempt++) {
+      if (attempt > MAX_ATTEMPTS)
+        throw new Error(`${table}: ${keys.length} keys still unread after ${MAX_ATTEMPTS} attempts`);
+      if (attempt > 1) await backoff(attempt);
+      const out: BatchGetCommandOutput = await doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: keys,
+              ConsistentRead: true,
+              ProjectionExpression: Object.keys(names).join(', '),
+              ExpressionAttributeNames: names,
+            },
+          },
+        }),
+      );
+      items.push(...(out.Responses?.[table] ?? []));
+      keys = out.UnprocessedKeys?.[table]?.Keys;
+    }
+  }
+  return items;
+}
+
+type WriteRequest = { PutRequest: { Item: Record<string, unknown> } };
+
+async function writeAll(deps: DomainDeps, requests: readonly WriteRequest[]): Promise<void> {
+  const table = deps.tableNames.slices;
+  const doc = documents(deps.db);
+  const chunks: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += WRITE_LIMIT) chunks.push(requests.slice(i, i + WRITE_LIMIT));
+  await settleAll(
+    chunks.map(async (chunk) => {
+      let pending: readonly unknown[] | undefined = chunk;
+      for (let attempt = 1; pending && pending.length > 0; attempt++) {
+        if (attempt > MAX_ATTEMPTS) {
+          throw new Error(
+            `${table}: ${pending.length} results still unwritten after ${MAX_ATTEMPTS} attempts`,
+          );
+        }
+        if (attempt > 1) await backoff(attempt);
+        const out: BatchWriteCommandOutput = await doc.send(
+          new BatchWriteCommand({ RequestItems: { [table]: pending as WriteRequest[] } }),
+        );
+        pending = out.UnprocessedItems?.[table];
+      }
+    }),
+  );
+}
+
+/** Exponential back-off with full jitter, as AWS advises for unprocessed batch items. */
+const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2_000, 25 * 2 ** attempt)));

@@ -1,0 +1,246 @@
+import { fileURLToPath } from 'node:url';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Message, makeMessage } from '#contract/messages.ts';
+import { destinations } from '#routes/destinations.ts';
+import { planSlices } from '#stf/slicing.ts';
+import { documents } from '#tables/documents.ts';
+import { updateRun } from './completion.ts';
+import {
+  type DomainDeps,
+  defined,
+  isConditionFailed,
+  now,
+  numeric,
+  readRun,
+  refuse,
+  type StfRecord,
+  send,
+  settleAll,
+  text,
+  type UpdateSpec,
+  updateOf,
+} from './deps.ts';
+
+export const DATA_HANDLER = 'data-handler';
+export const PROCESSING_HANDLER = 'processing-handler';
+/** Slices per STF when neither stf_ready nor the run config says. */
+export const DEFAULT_SLICES_PER_STF = 5;
+
+type StfMessage = Message<'stf_gen' | 'stf_ready'>;
+
+/** stf_gen: registers each STF and announces it with stf_ready (again on redelivery, unless it is done). */
+export async function registerStfs(messages: Message<'stf_gen'>[], deps: DomainDeps): Promise<void> {
+  await settleAll(messages.map((msg) => registerStf(msg, deps)));
+}
+
+async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<void> {
+  const c = msg.content;
+  const runId = msg.run_id;
+  const invalid = refusal(msg);
+  if (invalid) return refuse(deps, msg, invalid);
+  const sequence = await stfSequence(deps, runId, c.filename, c.sequence);
+  const description = describe(msg);
+  const [stf] = await Promise.all([
+    updateStf(
+      deps,
+      runId,
+      c.filename,
+      { set: description, keep: { sequence, registered_at: now(deps) } },
+      'ALL_NEW',
+    ),
+    updateRun(deps, runId, {
+      add: { registered_stfs: new Set([sequence]) },
+      keep: { namespace: msg.namespace, execution_id: executionId(msg) },
+    }),
+  ]);
+  if (stf?.completed === true) {
+    deps.log.info('stf_gen for an STF already processed: not announced again', { run_id: runId, sequence });
+    return;
+  }
+  const content = defined({
+    ...description,
+    run_id: runId,
+    filename: c.filename,
+    sequence,
+    slices_per_stf: numeric(c.slices_per_stf),
+    execution_id: executionId(msg),
+  });
+  const opts = { namespace: msg.namespace, sender: DATA_HANDLER };
+  await send(deps, destinations.epic, makeMessage('stf_ready', runId, content, opts));
+}
+
+/**
+ * stf_ready: cuts the STF into slices and queues one `slice` message per slice for the run's transformers.
+ * The first slicing recorded (slice_count) holds: a redelivered stf_ready queues the same slices again,
+ * which is harmless as a slice's first result wins.
+ */
+export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDeps): Promise<void> {
+  await settleAll(messages.map((msg) => sliceStf(msg, deps)));
+}
+
+async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<void> {
+  const c = msg.content;
+  const runId = msg.run_id;
+  const invalid = refusal(msg);
+  if (invalid) return refuse(deps, msg, invalid);
+  const run = await readRun(deps, runId);
+  const slicesPerStf =
+    positive(c.slices_per_stf) ?? positive(run?.config?.slices_per_stf) ?? DEFAULT_SLICES_PER_STF;
+  const tfCount = positive(c.tf_count) ?? slicesPerStf;
+  const sequence = await stfSequence(deps, runId, c.filename, c.sequence);
+  // Upsert: an upstream data agent may announce an STF our stf_gen never registered.
+  const stf = (await updateStf(
+    deps,
+    runId,
+    c.filename,
+    { keep: { ...describe(msg), sequence, slice_count: Math.min(slicesPerStf, tfCount) } },
+    'ALL_NEW',
+  )) as StfRecord;
+  const sliceCount = stf.slice_count as number;
+  const plan = planSlices(stf.tf_count ?? tfCount, sliceCount);
+  if (plan.length !== sliceCount) {
+    const reason = `stf_ready: ${stf.tf_count} TFs cannot make the ${sliceCount} slices recorded for ${c.filename}`;
+    return refuse(deps, msg, reason);
+  }
+  await updateRun(deps, runId, {
+    add: { registered_stfs: new Set([sequence]) },
+    keep: { namespace: msg.namespace, execution_id: executionId(msg) },
+  });
+  if (stf.completed === true || run?.completion === 'completed') {
+    deps.log.info('stf_ready for an STF already processed: no slices queued', { run_id: runId, sequence });
+    return;
+  }
+  const namespace = msg.namespace ?? run?.namespace;
+  const opts = { namespace, sender: PROCESSING_HANDLER };
+  const common = {
+    run_id: runId,
+    filename: c.filename,
+    checksum: stf.checksum,
+    url: stf.url,
+    sequence,
+    slice_processing_time: numeric(c.slice_processing_time) ?? run?.config?.slice_processing_time,
+    task_id: run?.task_id,
+    execution_id: executionId(msg),
+  };
+  // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
+  await settleAll(
+    plan.map((r) => {
+      const content = defined({
+        ...common,
+        slice_id: r.sliceId,
+        start: r.start,
+        end: r.end - 1,
+        tf_count: r.end - r.start,
+      });
+      return send(deps, destinations.slices, makeMessage('slice', runId, content, opts));
+    }),
+  );
+  deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: plan.length });
+}
+
+/** Why a message cannot be used (retrying would not help), or undefined. */
+function refusal(msg: StfMessage): string | undefined {
+  const c = msg.content;
+  const bad = (field: string) =>
+    `${msg.msg_type}.${field}: expected a ${field === 'sequence' ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(c[field])}`;
+  if (c.sequence !== undefined && nonNegative(c.sequence) === undefined) return bad('sequence');
+  if (c.tf_count !== undefined && positive(c.tf_count) === undefined) return bad('tf_count');
+  if (c.slices_per_stf !== undefined && positive(c.slices_per_stf) === undefined)
+    return bad('slices_per_stf');
+  return undefined;
+}
+
+function nonNegative(v: unknown): number | undefined {
+  const n = numeric(v);
+  return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+function positive(v: unknown): number | undefined {
+  const n = nonNegative(v);
+  return n !== undefined && n > 0 ? n : undefined;
+}
+
+/** Upstream writes the STF time window as 20-digit strings; kept as strings. */
+const window = (v: unknown) => (typeof v === 'number' ? String(v) : text(v));
+
+/** The STF's description as its producer gave it (the stfs item's fields). */
+function describe(msg: StfMessage) {
+  const c = msg.content;
+  return {
+    size: c.size,
+    checksum: c.checksum,
+    start: window(c.start),
+    end: window(c.end),
+    state: text(c.state),
+    substate: text(c.substate),
+    tf_count: positive(c.tf_count),
+    url: localPath(text(c.url) ?? text(c.file_url)),
+  };
+}
+
+/** `file:///a/b.stf` (upstream's file_url) -> `/a/b.stf`: transformers open the url as a path locally. */
+const localPath = (url: string | undefined) => (url?.startsWith('file://') ? fileURLToPath(url) : url);
+
+const executionId = (msg: StfMessage) => text(msg.content.execution_id) ?? text(msg.execution_id);
+
+/**
+ * The STF's sequence: as sent; else from a `swf.<run>.<seq>.stf` name; else (legacy names such as
+ * `swf.20250914.185724.767135.no_beam.calib.stf`) the next number of the run's `stf_seq_counter`, drawn
+ * only for a filename that has none yet: a conditional write keeps the first number drawn, so stf_gen and
+ * stf_ready (and their duplicates) agree, and a number lost in a race is merely skipped. Producers that
+ * omit sequences omit them all, so drawn numbers do not meet sent ones.
+ */
+export async function stfSequence(
+  deps: DomainDeps,
+  runId: string,
+  filename: string,
+  given: unknown,
+): Promise<number> {
+  const sent = nonNegative(given);
+  if (sent !== undefined) return sent;
+  const named = /^swf\.\d+\.(\d+)\.stf$/.exec(filename)?.[1];
+  if (named !== undefined) return Number(named);
+  const known = (await readStf(deps, runId, filename))?.sequence;
+  if (known !== undefined) return known;
+  const counter = await updateRun(deps, runId, { add: { stf_seq_counter: 1 } }, 'UPDATED_NEW');
+  const drawn = counter?.stf_seq_counter as number;
+  try {
+    await updateStf(deps, runId, filename, {
+      set: { sequence: drawn },
+      condition: 'attribute_not_exists(#sequence)',
+    });
+    return drawn;
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+  }
+  return (await readStf(deps, runId, filename))?.sequence as number;
+}
+
+async function readStf(deps: DomainDeps, runId: string, filename: string): Promise<StfRecord | undefined> {
+  const { Item } = await documents(deps.db).send(
+    new GetCommand({
+      TableName: deps.tableNames.stfs,
+      Key: { run_id: runId, filename },
+      ConsistentRead: true,
+    }),
+  );
+  return Item as StfRecord | undefined;
+}
+
+export async function updateStf(
+  deps: DomainDeps,
+  runId: string,
+  filename: string,
+  spec: UpdateSpec,
+  returnValues?: 'ALL_NEW',
+): Promise<StfRecord | undefined> {
+  const { Attributes } = await documents(deps.db).send(
+    new UpdateCommand({
+      TableName: deps.tableNames.stfs,
+      Key: { run_id: runId, filename },
+      ...updateOf(spec),
+      ...(returnValues && { ReturnValues: returnValues }),
+    }),
+  );
+  return Attributes as StfRecord | undefined;
+}
