@@ -8,7 +8,7 @@ import type { WorkflowConfig } from '#config/workflow.ts';
 import { readRun, type RunReport, reportRun } from '#query/run-report.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
-import { dynamoClient, tableNames } from '#runtime/env.ts';
+import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documents } from '#tables/documents.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
@@ -107,7 +107,7 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   } finally {
     bars?.stop();
     clearInterval(ticker);
-    await monitor.close();
+    await Promise.all([monitor.close(), closeEnvironment()]);
   }
 }
 

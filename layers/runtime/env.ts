@@ -67,3 +67,10 @@ function required(env: NodeJS.ProcessEnv, key: string): string {
   if (!v) throw new Error(`environment variable ${key} is not set`);
   return v;
 }
+
+/** Closes what `environment()` opened, for processes that end (the CLI, tests); Lambda never calls it. */
+export async function closeEnvironment(): Promise<void> {
+  const current = shared;
+  shared = undefined;
+  if (current) await (await current.catch(() => undefined))?.broker.close();
+}

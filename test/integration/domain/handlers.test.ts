@@ -4,7 +4,7 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, type Message, makeMessage } from '#contract/messages.ts';
 import { credentialsFile } from '#local/state.ts';
-import { environment, tableNames } from '#runtime/env.ts';
+import { closeEnvironment, tableNames } from '#runtime/env.ts';
 import { type MqMessage, mqEvent } from '#runtime/mq-event.ts';
 import { documents } from '#tables/documents.ts';
 import { handler as sliceResultHandler } from '../../../functions/slice-result/handler.ts';
@@ -66,7 +66,7 @@ describe('Handlers', () => {
   afterAll(async () => {
     await dlq?.stop();
     await listener?.close();
-    await (await environment()).broker.close();
+    await closeEnvironment();
     await Promise.all([broker?.stop(), dynamo?.stop()]);
   });
 
@@ -85,8 +85,7 @@ describe('Handlers', () => {
       expect(parked?.headers.dlq_reason).toMatch(/^slice_result\.filename: required/);
       expect(parked?.headers.run_id).toBe(runId);
       expect(JSON.parse(parked?.body ?? '{}').content.slice_id).toBe(1);
-      const env = await environment();
-      const { Item } = await documents(env.db).send(
+      const { Item } = await documents(dynamo.client).send(
         new GetCommand({
           TableName: tableNames(dynamo.env).slices,
           Key: { run_id: runId, slice_key: 'swf.300001.000001.stf#0000' },
