@@ -1,0 +1,464 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Message } from '#contract/messages.ts';
+import type { HandlerDeps } from '#runtime/mq-handler.ts';
+import type { TableName } from '#tables/definitions.ts';
+import { documents } from '#tables/documents.ts';
+
+/** What a launcher needs to start one pilot (a transformer process or container) for a run. */
+export interface PilotSpec {
+  readonly runId: string;
+  readonly pilotId: string;
+  readonly taskId?: number;
+  /** The testbed namespace the transformer selects slices by; empty when the run has none. */
+  readonly namespace: string;
+  /** Transformer settings: SLICE_PROCESSING_TIME, HEARTBEAT_INTERVAL, IDLE_TIMEOUT, PILOT_ATTEMPT. */
+  readonly env: Record<string, string>;
+  /** What the pilot asks for; an ECS launcher maps it onto task CPU and memory. */
+  readonly resources?: { readonly cores: number; readonly ramPerCoreMb: number };
+}
+
+/** Starts and stops pilots: child processes locally, ECS tasks in AWS. */
+export interface PilotLauncher {
+  start(spec: PilotSpec): Promise<{ pid?: number }>;
+  isAlive(runId: string, pilotId: string): Promise<boolean>;
+  /** Asks the pilot to end gracefully (SIGTERM: it finishes its slice and sends transformer_end). */
+  stop(runId: string, pilotId: string): Promise<void>;
+}
+
+export interface PilotTableDeps extends HandlerDeps {
+  readonly db: DynamoDBClient;
+  readonly tableNames: Readonly<Record<TableName, string>>;
+}
+
+export interface PilotDeps extends PilotTableDeps {
+  readonly launcher: PilotLauncher;
+}
+
+export type PilotState = 'requested' | 'running' | 'ended' | 'lost';
+
+/** A pilots item as stored. */
+export interface PilotRecord {
+  readonly run_id: string;
+  readonly pilot_id: string;
+  readonly task_id?: number;
+  readonly slot?: number;
+  readonly state?: PilotState;
+  readonly hostname?: string;
+  readonly pid?: number;
+  readonly requested_at?: string;
+  readonly started_at?: string;
+  readonly last_heartbeat_at?: string;
+  readonly ended_at?: string;
+  readonly slices_done?: number;
+  readonly attempts?: number;
+}
+
+/** Transformer settings when neither the message nor the run's config gives them. */
+export const pilotDefaults = {
+  slice_processing_time: 0,
+  heartbeat_interval: 5,
+  transformer_idle_timeout: 60,
+};
+
+/** `<run_id>-p<slot:02d>` */
+export const pilotIdFor = (runId: string, slot: number): string =>
+  `${runId}-p${String(slot).padStart(2, '0')}`;
+
+export interface AdjustOutcome {
+  readonly runId: string;
+  readonly numWorkers: number;
+  readonly started: string[];
+  readonly kept: string[];
+  readonly stopped: string[];
+  readonly lost: string[];
+}
+
+/**
+ * The worker adjuster (Harvester's part): makes a run's live pilots match `num_workers`. Slots 1..N hold
+ * pilots `<run>-p01`..; a slot whose pilot is live (recorded requested/running and alive by the launcher) is
+ * left alone, any other is (re)started after claiming it with a conditional write on `attempts`, so a
+ * duplicate adjuster_worker starts nothing. Pilots above N are stopped, or marked lost if already gone.
+ * A run whose task is closed gets no new pilots: a late or reordered adjuster_worker then only stops.
+ */
+export async function adjustWorkers(
+  messages: Message<'adjuster_worker'>[],
+  deps: PilotDeps,
+): Promise<AdjustOutcome[]> {
+  // Several requests for one run in a batch: the last one sent is what the transceiver wants now.
+  const latest = new Map<string, Message<'adjuster_worker'>>();
+  for (const m of messages) {
+    const seen = latest.get(m.run_id);
+    if (!seen || seen.created_at <= m.created_at) latest.set(m.run_id, m);
+  }
+  const outcomes: AdjustOutcome[] = [];
+  for (const m of latest.values()) outcomes.push(await adjustRun(m, deps));
+  return outcomes;
+}
+
+async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Promise<AdjustOutcome> {
+  const doc = documents(deps.db);
+  const runId = msg.run_id;
+  const content = msg.content as Record<string, unknown>;
+  const [runItem, pilotItems] = await Promise.all([
+    doc.send(
+      new GetCommand({ TableName: deps.tableNames.runs, Key: { run_id: runId }, ConsistentRead: true }),
+    ),
+    queryPilots(deps, runId),
+  ]);
+  const run = (runItem.Item ?? {}) as Record<string, unknown>;
+  const config = (run.config ?? {}) as Record<string, unknown>;
+  const closed = run.task_state === 'closed' || run.completion !== undefined;
+  const numWorkers = closed ? 0 : msg.content.num_workers;
+  const log = deps.log.child({ handler: 'adjuster_worker', run_id: runId });
+  if (closed && msg.content.num_workers > 0)
+    log.info('task closed: no pilots started', { requested: msg.content.num_workers });
+
+  const setting = (key: keyof typeof pilotDefaults): number =>
+    numberOf(content[key]) ?? numberOf(config[key]) ?? pilotDefaults[key];
+  const taskId = integerOf(content.task_id) ?? integerOf(run.task_id);
+  const namespace = msg.namespace ?? stringOf(content.namespace) ?? stringOf(run.namespace) ?? '';
+  const env = {
+    SLICE_PROCESSING_TIME: String(setting('slice_processing_time')),
+    HEARTBEAT_INTERVAL: String(setting('heartbeat_interval')),
+    IDLE_TIMEOUT: String(setting('transformer_idle_timeout')),
+  };
+  const resources = { cores: msg.content.num_cores_per_worker, ramPerCoreMb: msg.content.num_ram_per_core };
+  const byId = new Map(pilotItems.map((p) => [p.pilot_id, p]));
+  const outcome: AdjustOutcome = { runId, numWorkers, started: [], kept: [], stopped: [], lost: [] };
+
+  const ensure = async (slot: number): Promise<void> => {
+    const pilotId = pilotIdFor(runId, slot);
+    const record = byId.get(pilotId);
+    if (isLiveState(record?.state) && (await deps.launcher.isAlive(runId, pilotId))) {
+      outcome.kept.push(pilotId);
+      return;
+    }
+    const attempt = (record?.attempts ?? 0) + 1;
+    const claimed = await conditional(
+      doc.send(
+        new UpdateCommand({
+          TableName: deps.tableNames.pilots,
+          Key: { run_id: runId, pilot_id: pilotId },
+          // A fresh attempt: what the previous one reported no longer describes the pilot.
+          UpdateExpression:
+            'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
+            (taskId !== undefined ? ', task_id = :task_id' : '') +
+            ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done',
+          ConditionExpression:
+            record?.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':requested': 'requested',
+            ':slot': slot,
+            ':requested_at': msg.content.requested_at,
+            ':attempt': attempt,
+            ...(taskId !== undefined && { ':task_id': taskId }),
+            ...(record?.attempts !== undefined && { ':seen': record.attempts }),
+          },
+        }),
+      ),
+    );
+    if (!claimed) {
+      log.info('another adjuster claimed the slot first', { pilot_id: pilotId });
+      return;
+    }
+    const { pid } = await deps.launcher.start({
+      runId,
+      pilotId,
+      ...(taskId !== undefined && { taskId }),
+      namespace,
+      env: { ...env, PILOT_ATTEMPT: String(attempt) },
+      resources,
+    });
+    log.info('pilot started', { pilot_id: pilotId, attempt, pid });
+    outcome.started.push(pilotId);
+  };
+
+  const retire = async (record: PilotRecord): Promise<void> => {
+    if (!isLiveState(record.state)) return;
+    if (await deps.launcher.isAlive(runId, record.pilot_id)) {
+      await deps.launcher.stop(runId, record.pilot_id);
+      log.info('pilot asked to stop', { pilot_id: record.pilot_id });
+      outcome.stopped.push(record.pilot_id);
+      return;
+    }
+    // Gone without a transformer_end (yet): a late transformer_end still turns it into 'ended'.
+    const marked = await conditional(
+      doc.send(
+        new UpdateCommand({
+          TableName: deps.tableNames.pilots,
+          Key: { run_id: runId, pilot_id: record.pilot_id },
+          UpdateExpression: 'SET #state = :lost',
+          ConditionExpression:
+            '#state IN (:requested, :running) AND ' +
+            (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':lost': 'lost',
+            ':requested': 'requested',
+            ':running': 'running',
+            ...(record.attempts !== undefined && { ':seen': record.attempts }),
+          },
+        }),
+      ),
+    );
+    if (marked) outcome.lost.push(record.pilot_id);
+  };
+
+  const surplus = pilotItems.filter((p) => p.slot !== undefined && p.slot > numWorkers);
+  await Promise.all([...Array.from({ length: numWorkers }, (_, i) => ensure(i + 1)), ...surplus.map(retire)]);
+  return outcome;
+}
+
+async function queryPilots(deps: PilotTableDeps, runId: string): Promise<PilotRecord[]> {
+  const doc = documents(deps.db);
+  const items: PilotRecord[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: deps.tableNames.pilots,
+        KeyConditionExpression: 'run_id = :run',
+        ExpressionAttributeValues: { ':run': runId },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...((page.Items ?? []) as PilotRecord[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+const isLiveState = (s: PilotState | undefined): boolean => s === 'requested' || s === 'running';
+
+// --- transformer lifecycle records -------------------------------------------------------------
+
+type Lifecycle = 'transformer_start' | 'transformer_heartbeat' | 'transformer_end';
+
+/** What a lifecycle message says about its pilot; `attempt` tells restarts of one pilot id apart. */
+interface PilotReport {
+  readonly runId: string;
+  readonly pilotId: string;
+  readonly at: string;
+  readonly attempt?: number;
+  readonly hostname?: string;
+  readonly pid?: number;
+  readonly taskId?: number;
+  readonly slicesDone?: number;
+}
+
+function reportOf(msg: Message<Lifecycle>): PilotReport | undefined {
+  const c = msg.content as Record<string, unknown>;
+  const pilotId = stringOf(c.pilot_id) ?? stringOf(c.id);
+  if (pilotId === undefined) return undefined;
+  const fields = {
+    attempt: integerOf(c.attempt),
+    hostname: stringOf(c.hostname),
+    pid: integerOf(c.pid),
+    taskId: integerOf(c.task_id),
+    slicesDone: integerOf(c.slices_done),
+  };
+  return {
+    runId: msg.run_id,
+    pilotId,
+    at: msg.created_at,
+    ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+  };
+}
+
+/**
+ * One conditional upsert of a pilots item. `sets` maps attribute -> value (or `[value, 'if_not_exists']`);
+ * reports of an older attempt than the recorded one are ignored.
+ */
+function lifecycleUpdate(
+  deps: PilotTableDeps,
+  r: PilotReport,
+  sets: Record<string, unknown | [unknown, 'if_not_exists']>,
+  conditions: string[],
+  values: Record<string, unknown> = {},
+): UpdateCommandInput {
+  const names: Record<string, string> = { '#state': 'state' };
+  const attrValues: Record<string, unknown> = { ...values };
+  const assignments: string[] = [];
+  for (const [attr, v] of Object.entries(sets)) {
+    const [value, mode] = Array.isArray(v) && v[1] === 'if_not_exists' ? v : [v, undefined];
+    if (value === undefined) continue;
+    const name = attr === 'state' ? '#state' : attr;
+    attrValues[`:${attr}`] = value;
+    assignments.push(mode ? `${name} = if_not_exists(${name}, :${attr})` : `${name} = :${attr}`);
+  }
+  const all = [...conditions];
+  if (r.attempt !== undefined) {
+    all.push('(attribute_not_exists(attempts) OR attempts <= :attempt)');
+    attrValues[':attempt'] = r.attempt;
+  }
+  const usesState = all.some((c) => c.includes('#state')) || 'state' in sets;
+  return {
+    TableName: deps.tableNames.pilots,
+    Key: { run_id: r.runId, pilot_id: r.pilotId },
+    UpdateExpression: `SET ${assignments.join(', ')}`,
+    ...(all.length > 0 && { ConditionExpression: all.join(' AND ') }),
+    ...(usesState && { ExpressionAttributeNames: names }),
+    ExpressionAttributeValues: attrValues,
+  };
+}
+
+async function eachReport(
+  messages: Message<Lifecycle>[],
+  deps: PilotTableDeps,
+  record: (r: PilotReport) => Promise<void>,
+): Promise<void> {
+  await Promise.all(
+    messages.map(async (m) => {
+      const r = reportOf(m);
+      if (!r) {
+        deps.log.warn('lifecycle message names no pilot (content.pilot_id or content.id): not recorded', {
+          msg_type: m.msg_type,
+          run_id: m.run_id,
+        });
+        return;
+      }
+      await record(r);
+    }),
+  );
+}
+
+/** transformer_start: the pilot runs. An end recorded first (messages cross) keeps the pilot 'ended'. */
+export async function recordTransformerStart(
+  messages: Message<'transformer_start'>[],
+  deps: PilotTableDeps,
+): Promise<void> {
+  const doc = documents(deps.db);
+  await eachReport(messages, deps, async (r) => {
+    const running = await conditional(
+      doc.send(
+        new UpdateCommand(
+          lifecycleUpdate(
+            deps,
+            r,
+            {
+              state: 'running',
+              started_at: r.at,
+              hostname: r.hostname,
+              pid: r.pid,
+              task_id: [r.taskId, 'if_not_exists'],
+            },
+            ['(attribute_not_exists(#state) OR #state <> :ended)'],
+            { ':ended': 'ended' },
+          ),
+        ),
+      ),
+    );
+    if (running) return;
+    // Already ended: keep the state, fill in what only the start says.
+    await conditional(
+      doc.send(
+        new UpdateCommand(
+          lifecycleUpdate(
+            deps,
+            r,
+            {
+              started_at: [r.at, 'if_not_exists'],
+              hostname: [r.hostname, 'if_not_exists'],
+              pid: [r.pid, 'if_not_exists'],
+              task_id: [r.taskId, 'if_not_exists'],
+            },
+            [],
+          ),
+        ),
+      ),
+    );
+  });
+}
+
+/**
+ * transformer_heartbeat: the newest heartbeat wins. One handled after the end only moves last_heartbeat_at:
+ * the end's slices_done is final.
+ */
+export async function recordTransformerHeartbeat(
+  messages: Message<'transformer_heartbeat'>[],
+  deps: PilotTableDeps,
+): Promise<void> {
+  const doc = documents(deps.db);
+  const newer = '(attribute_not_exists(last_heartbeat_at) OR last_heartbeat_at < :last_heartbeat_at)';
+  await eachReport(messages, deps, async (r) => {
+    const recorded = await conditional(
+      doc.send(
+        new UpdateCommand(
+          lifecycleUpdate(
+            deps,
+            r,
+            {
+              last_heartbeat_at: r.at,
+              slices_done: r.slicesDone,
+              hostname: [r.hostname, 'if_not_exists'],
+              task_id: [r.taskId, 'if_not_exists'],
+            },
+            [newer, '(attribute_not_exists(#state) OR #state <> :ended)'],
+            { ':ended': 'ended' },
+          ),
+        ),
+      ),
+    );
+    if (recorded) return;
+    await conditional(
+      doc.send(new UpdateCommand(lifecycleUpdate(deps, r, { last_heartbeat_at: r.at }, [newer]))),
+    );
+  });
+}
+
+/** transformer_end: the pilot ended, with its final slice count; whatever arrives later keeps it ended. */
+export async function recordTransformerEnd(
+  messages: Message<'transformer_end'>[],
+  deps: PilotTableDeps,
+): Promise<void> {
+  const doc = documents(deps.db);
+  await eachReport(messages, deps, async (r) => {
+    await conditional(
+      doc.send(
+        new UpdateCommand(
+          lifecycleUpdate(
+            deps,
+            r,
+            {
+              state: 'ended',
+              ended_at: r.at,
+              slices_done: r.slicesDone,
+              hostname: [r.hostname, 'if_not_exists'],
+              pid: [r.pid, 'if_not_exists'],
+              task_id: [r.taskId, 'if_not_exists'],
+            },
+            [],
+          ),
+        ),
+      ),
+    );
+  });
+}
+
+// --- helpers -----------------------------------------------------------------------------------
+
+/** Resolves false when the write's condition failed (someone else's write came first), true when done. */
+async function conditional(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+    throw error;
+  }
+}
+
+function numberOf(v: unknown): number | undefined {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+function integerOf(v: unknown): number | undefined {
+  const n = numberOf(v);
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+}
+
+const stringOf = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
