@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     // Integration tests start real brokers (a JVM each): keep them few at a time on a 2-core machine.
     maxWorkers: 2,
     testTimeout: 30_000,

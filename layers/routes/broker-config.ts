@@ -59,7 +59,9 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
     <destinationPolicy>
       <policyMap>
         <policyEntries>
-          <policyEntry queue="&gt;" prioritizedMessages="false" producerFlowControl="false">
+          <!-- Selectors only see the first maxPageSize messages of a queue: slices of one run must not
+               hide another run's (the default 200 let 1,000 queued slices starve a second run). -->
+          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000">
             <deadLetterStrategy>
               <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
             </deadLetterStrategy>

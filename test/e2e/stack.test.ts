@@ -1,15 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isAlive } from '#local/processes.ts';
 import { testbed } from '../support/cli.ts';
+import { testDir } from '../support/temp.ts';
 
 describe('testbed up, status, down', () => {
   let env: Record<string, string>;
   let stateDir: string;
   beforeAll(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'testbed-stack-'));
+    stateDir = testDir('testbed-stack-');
     env = {
       TESTBED_STATE_DIR: stateDir,
       TESTBED_STOMP_PORT: String(await freePort()),
@@ -38,8 +38,12 @@ describe('testbed up, status, down', () => {
 
   it('keeps the generated credentials readable by their owner only, and out of the logs', () => {
     // Prepare
-    const credentials = JSON.parse(readFileSync(join(stateDir, 'credentials.json'), 'utf8')) as { password: string };
-    const logs = readdirSync(join(stateDir, 'logs')).map((f) => readFileSync(join(stateDir, 'logs', f), 'utf8'));
+    const credentials = JSON.parse(readFileSync(join(stateDir, 'credentials.json'), 'utf8')) as {
+      password: string;
+    };
+    const logs = readdirSync(join(stateDir, 'logs')).map((f) =>
+      readFileSync(join(stateDir, 'logs', f), 'utf8'),
+    );
     // Act
     const mode = statSync(join(stateDir, 'credentials.json')).mode & 0o777;
     const xmlMode = statSync(join(stateDir, 'broker', 'activemq.xml')).mode & 0o777;
@@ -51,9 +55,12 @@ describe('testbed up, status, down', () => {
 
   it('refuses to start a second stack on a port already taken, naming the port', async () => {
     // Prepare
-    const other = mkdtempSync(join(tmpdir(), 'testbed-stack-'));
+    const other = testDir('testbed-stack-');
     // Act
-    const result = await testbed(['up', '--dynamodb-port', String(await freePort())], { ...env, TESTBED_STATE_DIR: other });
+    const result = await testbed(['up', '--dynamodb-port', String(await freePort())], {
+      ...env,
+      TESTBED_STATE_DIR: other,
+    });
     // Assess
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`port ${env.TESTBED_STOMP_PORT} (broker STOMP) is already in use`);

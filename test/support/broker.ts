@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { startBroker, stopBroker } from '#local/activemq.ts';
 import { freePort } from '#local/processes.ts';
 import { type Credentials, loadOrCreateCredentials } from '#local/state.ts';
+import { testDir } from './temp.ts';
 
 /** A real ActiveMQ of our own on a free port in a temporary folder. */
 export interface TestBroker {
@@ -21,7 +20,7 @@ export interface TestBroker {
 }
 
 export async function startTestBroker(o: { maximumRedeliveries?: number } = {}): Promise<TestBroker> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'testbed-broker-'));
+  const stateDir = testDir('testbed-broker-');
   const stompPort = await freePort();
   const credentials = loadOrCreateCredentials(stateDir);
   const options = { stateDir, stompPort, credentials, heapMb: 256, ...o };

@@ -10,13 +10,21 @@ export interface CliResult {
 }
 
 /** Runs `testbed <args>` as a user would, in its own process. */
-export async function testbed(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+export async function testbed(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'testbed.js'), ...args], {
-      env: { ...process.env, ...env },
-      timeout: timeoutMs,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [join(projectRoot, 'bin', 'testbed.js'), ...args],
+      {
+        env: { ...process.env, ...env },
+        timeout: timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };

@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
@@ -15,6 +14,7 @@ import { adlerChecksum } from '#stf/checksum.ts';
 import { localStfStore } from '#stf/store.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
+import { testDir } from '../../support/temp.ts';
 
 const workflow = (overrides: Record<string, unknown> = {}) =>
   loadWorkflow('prompt_processing', {
@@ -54,7 +54,7 @@ describe('DAQ simulator with a real broker', () => {
 
   beforeAll(async () => {
     [broker, dynamo] = await Promise.all([startTestBroker(), startTestDynamo('daq-it-')]);
-    stfDir = mkdtempSync(join(tmpdir(), 'daq-it-stf-'));
+    stfDir = testDir('daq-it-stf-');
     const quiet = () => {};
     publisher = await connectBroker({ url: broker.url, ...broker.credentials, log: quiet });
     listener = await connectBroker({ url: broker.url, ...broker.credentials, log: quiet });

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedMessage, Subscription } from '#broker/port.ts';
@@ -10,6 +9,7 @@ import { environment, tableNames } from '#runtime/env.ts';
 import { handler } from '../../../functions/daq-simulator/handler.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
+import { testDir } from '../../support/temp.ts';
 
 async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -41,7 +41,7 @@ describe('DAQ simulator handler', () => {
 
   beforeAll(async () => {
     [broker, dynamo] = await Promise.all([startTestBroker(), startTestDynamo('daq-handler-')]);
-    stfDir = mkdtempSync(join(tmpdir(), 'daq-handler-stf-'));
+    stfDir = testDir('daq-handler-stf-');
     const settings: Record<string, string> = {
       ...dynamo.env,
       BROKER_URL: broker.url,

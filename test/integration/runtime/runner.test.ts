@@ -9,7 +9,7 @@ import { createLogger } from '#runtime/log.ts';
 import type { MqEvent } from '#runtime/mq-event.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
-import { type Capture, capture } from '../../support/capture.ts';
+import { capture } from '../../support/capture.ts';
 
 const route = (t: string) => {
   const r = routeFor(t);
@@ -18,12 +18,17 @@ const route = (t: string) => {
 };
 
 const stfGen = (seq: number, runId = '100010') =>
-  encodeMessage(makeMessage('stf_gen', runId, { filename: `swf.${runId}.${String(seq).padStart(6, '0')}.stf`, sequence: seq }));
+  encodeMessage(
+    makeMessage('stf_gen', runId, {
+      filename: `swf.${runId}.${String(seq).padStart(6, '0')}.stf`,
+      sequence: seq,
+    }),
+  );
 
 describe('Local Lambda runner', () => {
   let broker: TestBroker;
   let port: BrokerPort;
-  let runners: Runner[] = [];
+  const runners: Runner[] = [];
   const quiet = createLogger({}, () => {});
 
   beforeAll(async () => {
@@ -38,7 +43,12 @@ describe('Local Lambda runner', () => {
   });
 
   async function run(msgType: string, handler: (e: MqEvent) => Promise<unknown>): Promise<Runner> {
-    const runner = await startRunner({ broker: port, routes: [route(msgType)], load: async () => handler, log: () => {} });
+    const runner = await startRunner({
+      broker: port,
+      routes: [route(msgType)],
+      load: async () => handler,
+      log: () => {},
+    });
     runners.push(runner);
     return runner;
   }
@@ -72,7 +82,11 @@ describe('Local Lambda runner', () => {
       sizes.push(e.messages.length);
     });
     // Act
-    await Promise.all(Array.from({ length: 300 }, (_, i) => stfGen(i + 1)).map((m) => port.publish(destinations.epic, m.body, m.headers)));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => stfGen(i + 1)).map((m) =>
+        port.publish(destinations.epic, m.body, m.headers),
+      ),
+    );
     while (sizes.reduce((a, b) => a + b, 0) < 300) await new Promise((r) => setTimeout(r, 20));
     // Assess
     expect(Math.max(...sizes)).toBeGreaterThan(1);

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { loadWorkflow, parseOverride, workflowsDir } from '#config/workflow.ts';
+import { testDir } from '../../support/temp.ts';
 
 const tempDirs: string[] = [];
 
 /** Writes `files` (name -> TOML text, subfolders allowed) into a fresh temp folder and returns it. */
 function writeFiles(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swf-workflow-'));
+  const dir = testDir('swf-workflow-');
   tempDirs.push(dir);
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkflow } from '#config/workflow.ts';
@@ -8,6 +7,7 @@ import { type DaqDeps, loadCheckpoint, planRun, simulateRun } from '#domain/daq.
 import { tableNames } from '#runtime/env.ts';
 import { localStfStore } from '#stf/store.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
+import { testDir } from '../../support/temp.ts';
 import { fakeClock, quietLog, recordingBroker, walk } from './fakes.ts';
 
 const workflow = (overrides: Record<string, unknown>) =>
@@ -27,7 +27,7 @@ describe('DAQ simulator walk', () => {
   let stfDir: string;
   beforeAll(async () => {
     dynamo = await startTestDynamo('daq-unit-');
-    stfDir = mkdtempSync(join(tmpdir(), 'daq-unit-stf-'));
+    stfDir = testDir('daq-unit-stf-');
   });
   afterAll(async () => {
     await dynamo?.stop();

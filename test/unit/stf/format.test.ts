@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CHANNEL_COUNT,
-  generateStf,
-  HIT_BYTES,
-  readHeader,
-  stfFileName,
-  TF_LENGTH_NS,
-} from '#stf/format.ts';
+import { CHANNEL_COUNT, generateStf, HIT_BYTES, readHeader, stfFileName, TF_LENGTH_NS } from '#stf/format.ts';
 
 const spec = { runId: 'run-20250101-0001', sequence: 7, tfCount: 16, sizeBytes: 64 * 1024 };
 
