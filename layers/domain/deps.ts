@@ -2,9 +2,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { encodeMessage, type Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
-import { deadLetterQueue, routeFor } from '#routes/route-table.ts';
+import { handlerQueue, routeFor } from '#routes/route-table.ts';
 import { environment } from '#runtime/env.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
+import { park } from '#runtime/park.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 
@@ -36,17 +37,13 @@ export async function send(deps: DomainDeps, destination: string, msg: Message):
  */
 export async function refuse(deps: DomainDeps, msg: Message, reason: string): Promise<void> {
   const route = routeFor(msg.msg_type);
-  const dlq = `/queue/${route ? deadLetterQueue(route) : `DLQ.swf.handler.${msg.msg_type}`}`;
-  await deps.broker.publish(dlq, JSON.stringify(msg), {
-    msg_type: msg.msg_type,
-    run_id: msg.run_id,
-    ...(msg.namespace !== undefined && { namespace: msg.namespace }),
-    vo: 'eic',
-    dlq_reason: reason.slice(0, 1000),
-    dlq_handler: msg.msg_type,
-    dlq_refused_at: now(deps),
+  await park(deps.broker, deps.log, {
+    queue: route ? handlerQueue(route) : `swf.handler.${msg.msg_type}`,
+    body: JSON.stringify(msg),
+    headers: encodeMessage(msg).headers,
+    reason,
+    handler: msg.msg_type,
   });
-  deps.log.warn('message refused and parked', { run_id: msg.run_id, msg_type: msg.msg_type, reason, dlq });
 }
 
 /** Awaits every promise (none is left running) and then rethrows the first failure. */

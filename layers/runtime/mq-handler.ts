@@ -1,8 +1,8 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { ContractError, decodeMessage, type Message, type MsgType } from '#contract/messages.ts';
-import { nowTimestamp } from '#contract/timestamps.ts';
 import type { Logger } from './log.ts';
-import { type MqEvent, type MqMessage, messageBody } from './mq-event.ts';
+import { type MqEvent, messageBody } from './mq-event.ts';
+import { park } from './park.ts';
 
 /** What every handler needs from its surroundings; the domain function gets more (tables, stores). */
 export interface HandlerDeps {
@@ -34,28 +34,23 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
     for (const m of event.messages) {
       try {
         const msg = decodeMessage(messageBody(m), { headers: m.properties, receivedAt: m.timestamp });
-        if (msg.msg_type !== msgType) throw new ContractError(`msg_type "${msg.msg_type}" sent to the ${msgType} handler`);
+        if (msg.msg_type !== msgType)
+          throw new ContractError(`msg_type "${msg.msg_type}" sent to the ${msgType} handler`);
         accepted.push(msg as Message<T>);
       } catch (error) {
         if (!(error instanceof ContractError)) throw error;
-        await park(d, m, error.reason, msgType);
+        await park(d.broker, d.log, {
+          queue: m.destination.physicalName,
+          body: messageBody(m).toString('utf8'),
+          headers: m.properties,
+          reason: error.reason,
+          handler: msgType,
+          messageId: m.messageID,
+        });
         refused++;
       }
     }
     if (accepted.length > 0) await handle(accepted, d);
     return { accepted: accepted.length, refused };
   };
-}
-
-async function park(d: HandlerDeps, m: MqMessage, reason: string, handler: string): Promise<void> {
-  const dlq = `/queue/DLQ.${m.destination.physicalName}`;
-  await d.broker.publish(dlq, messageBody(m).toString('utf8'), {
-    ...m.properties,
-    dlq_reason: reason.slice(0, 1000),
-    dlq_original_message_id: m.messageID,
-    dlq_original_destination: m.destination.physicalName,
-    dlq_handler: handler,
-    dlq_refused_at: nowTimestamp(),
-  });
-  d.log.warn('message refused and parked', { messageId: m.messageID, handler, reason, dlq });
 }
