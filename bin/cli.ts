@@ -26,7 +26,9 @@ stackOptions(program.command('up').description('start broker, dynalite and the l
     const s = stackFrom(o);
     const t0 = performance.now();
     await up(s, (line) => console.error(line));
-    console.log(`local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`);
+    console.log(
+      `local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`,
+    );
     printStatus(await status(s));
   },
 );
@@ -71,7 +73,12 @@ stackOptions(program.command('run').description('run a workflow on the local sta
   .option('--no-realtime', 'as fast as possible')
   .option('--namespace <ns>', 'testbed namespace')
   .option('--workers <n>', 'pilots per run (prompt_processing.target_worker_count)', count)
-  .option('--set <section.key=value>', 'any other workflow key', (v: string, acc: string[]) => [...acc, v], [])
+  .option(
+    '--set <section.key=value>',
+    'any other workflow key',
+    (v: string, acc: string[]) => [...acc, v],
+    [],
+  )
   .option('--drain-timeout <s>', 'seconds to wait for the last result after end_run (default 120)', count)
   .action(async (workflow: string, o: RunFlags) => {
     const [{ loadWorkflow, parseOverride }, { runWorkflow }] = await Promise.all([

@@ -30,7 +30,10 @@ export function ensureActiveMq(log: (line: string) => void = console.error): voi
   log('ActiveMQ is not installed: installing Debian package "activemq" with apt-get (once)...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = () =>
-    execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'activemq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'activemq'], {
+      stdio: 'inherit',
+      env,
+    });
   try {
     install();
   } catch {

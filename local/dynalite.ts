@@ -51,7 +51,10 @@ export function localDynamoClient(port: number): DynamoDBClient {
 }
 
 /** Creates every table of the definitions that does not exist yet (on-demand, as in AWS). */
-export async function createTables(client: DynamoDBClient, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+export async function createTables(
+  client: DynamoDBClient,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string[]> {
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   const created: string[] = [];
   for (const name of Object.keys(tables) as TableName[]) {

@@ -27,7 +27,12 @@ export function readPid(d: Daemon): number | undefined {
 }
 
 /** Starts `command` detached from this process (it outlives the CLI), output appended to its log. */
-export function startDaemon(d: Daemon, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+export function startDaemon(
+  d: Daemon,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+) {
   mkdirSync(dirname(d.logFile), { recursive: true });
   mkdirSync(dirname(d.pidFile), { recursive: true });
   const log = openSync(d.logFile, 'a');
@@ -100,7 +105,11 @@ export async function portAccepts(port: number, host = '127.0.0.1'): Promise<boo
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
-  { timeoutMs = 30_000, alive, logFile }: { timeoutMs?: number; alive?: () => boolean; logFile?: string } = {},
+  {
+    timeoutMs = 30_000,
+    alive,
+    logFile,
+  }: { timeoutMs?: number; alive?: () => boolean; logFile?: string } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

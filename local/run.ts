@@ -1,15 +1,15 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import cliProgress from 'cli-progress';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
-import { readRun, type RunReport, reportRun } from '#query/run-report.ts';
+import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documents } from '#tables/documents.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
 import { projectRoot } from './state.ts';
@@ -41,7 +41,8 @@ class RunWatch {
       return;
     }
     const runId = m.run_id === undefined ? undefined : String(m.run_id);
-    if (this.runId === undefined && m.msg_type === 'run_imminent' && m.namespace === this.namespace) this.runId = runId;
+    if (this.runId === undefined && m.msg_type === 'run_imminent' && m.namespace === this.namespace)
+      this.runId = runId;
     if (runId === undefined || runId !== this.runId || !m.msg_type) return;
     this.counts.set(m.msg_type, (this.counts.get(m.msg_type) ?? 0) + 1);
     if (m.sender) this.senders.add(m.sender);
@@ -91,12 +92,17 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   const ticker = bars
     ? undefined
     : setInterval(
-        () => out(`  STFs ${watch.count('stf_gen')}/${expectedStfs}, slices ${watch.count('slice_result')}/${expectedSlices}`),
+        () =>
+          out(
+            `  STFs ${watch.count('stf_gen')}/${expectedStfs}, slices ${watch.count('slice_result')}/${expectedSlices}`,
+          ),
         5000,
       );
 
   try {
-    const daq = await import(pathToFileURL(join(projectRoot, 'functions', 'daq-simulator', 'handler.ts')).href);
+    const daq = await import(
+      pathToFileURL(join(projectRoot, 'functions', 'daq-simulator', 'handler.ts')).href
+    );
     const started = Date.now();
     const result = (await daq.handler({ workflow: cfg, user: userInfo().username })) as { run_id: string };
     const completed = await waitForCompletion(result.run_id, (o.drainTimeoutS ?? 120) * 1000);
@@ -113,7 +119,8 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
 
 export function expectedStfCount(cfg: WorkflowConfig): number {
   const s = cfg.simulation;
-  const perPeriod = s.stf_mode === 'duration' ? Math.floor(s.physics_period_duration / s.stf_interval) : s.stf_count;
+  const perPeriod =
+    s.stf_mode === 'duration' ? Math.floor(s.physics_period_duration / s.stf_interval) : s.stf_count;
   return perPeriod * s.physics_period_count;
 }
 
@@ -122,7 +129,9 @@ async function waitForCompletion(runId: string, timeoutMs: number): Promise<bool
   const runs = tableNames().runs;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { Item } = await doc.send(new GetCommand({ TableName: runs, Key: { run_id: runId }, ConsistentRead: true }));
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: runs, Key: { run_id: runId }, ConsistentRead: true }),
+    );
     if (Item?.completion === 'completed') return true;
     await new Promise((r) => setTimeout(r, 200));
   }

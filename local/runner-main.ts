@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { routes } from '#routes/route-table.ts';
 import { environment } from '#runtime/env.ts';
 import { type MqHandler, startRunner } from './runner.ts';
-import { projectRoot } from './state.ts';
 import { runnerReadyFile } from './stack.ts';
+import { projectRoot } from './state.ts';
 
 const env = await environment();
 const log = env.log.child({ service: 'runner' });

@@ -2,7 +2,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerDaemon, brokerPid, ensureActiveMq, startBroker, stopBroker } from './activemq.ts';
 import { createTables, dynalitePid, localDynamoClient, startDynalite, stopDynalite } from './dynalite.ts';
-import { assertPortFree, type Daemon, portAccepts, readPid, startDaemon, stopDaemon, waitFor } from './processes.ts';
+import {
+  assertPortFree,
+  type Daemon,
+  portAccepts,
+  readPid,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+} from './processes.ts';
 import { credentialsFile, defaultStateDir, loadOrCreateCredentials, projectRoot } from './state.ts';
 
 /** Where the local stack lives and listens. */
@@ -91,17 +99,27 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
     await down(s);
     throw error;
   }
-  writeFileSync(stackFile(s.stateDir), JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort }));
+  writeFileSync(
+    stackFile(s.stateDir),
+    JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort }),
+  );
   if (readPid(runnerDaemon(s.stateDir)) === undefined) {
     const ready = runnerReadyFile(s.stateDir);
     writeFileSync(ready, '');
     const [node, args] = tsNode('local/runner-main.ts');
-    const child = startDaemon(runnerDaemon(s.stateDir), node, args, { ...process.env, ...stackEnvironment(s) });
-    const pid = child.pid as number;
-    await waitFor('the local Lambda runner', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
-      alive: () => readPid(runnerDaemon(s.stateDir)) !== undefined,
-      logFile: runnerDaemon(s.stateDir).logFile,
+    const child = startDaemon(runnerDaemon(s.stateDir), node, args, {
+      ...process.env,
+      ...stackEnvironment(s),
     });
+    const pid = child.pid as number;
+    await waitFor(
+      'the local Lambda runner',
+      async () => readFileSync(ready, 'utf8').startsWith(String(pid)),
+      {
+        alive: () => readPid(runnerDaemon(s.stateDir)) !== undefined,
+        logFile: runnerDaemon(s.stateDir).logFile,
+      },
+    );
   }
 }
 
@@ -139,7 +157,8 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
     if (dynP === undefined) return false;
     try {
       const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
-      const names = (await localDynamoClient(s.dynamodbPort).send(new ListTablesCommand({}))).TableNames ?? [];
+      const names =
+        (await localDynamoClient(s.dynamodbPort).send(new ListTablesCommand({}))).TableNames ?? [];
       return names.length > 0;
     } catch {
       return false;

@@ -11,7 +11,6 @@ export const projectRoot = resolve(fileURLToPath(new URL('..', import.meta.url))
 /** Where the local stack keeps its data, logs, pid files and credentials (git-ignored). */
 export const defaultStateDir = (): string => process.env.TESTBED_STATE_DIR ?? join(projectRoot, '.testbed');
 
-
 /** Generated on first start, readable by the owner only; the password never leaves this file and the broker's. */
 export function loadOrCreateCredentials(stateDir: string): Credentials {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });

@@ -47,7 +47,11 @@ export interface RunReport {
 }
 
 /** Reads every record of a run; a run's records are bounded by its size, so all pages are read. */
-export async function readRun(db: DynamoDBClient, tables: Record<TableName, string>, runId: string): Promise<RunRecords> {
+export async function readRun(
+  db: DynamoDBClient,
+  tables: Record<TableName, string>,
+  runId: string,
+): Promise<RunRecords> {
   const doc = documents(db);
   const all = async (table: string) => {
     const items: Item[] = [];
@@ -59,7 +63,9 @@ export async function readRun(db: DynamoDBClient, tables: Record<TableName, stri
     return items;
   };
   const [run, stfs, slices, pilots] = await Promise.all([
-    doc.send(new GetCommand({ TableName: tables.runs, Key: { run_id: runId }, ConsistentRead: true })).then((r) => r.Item),
+    doc
+      .send(new GetCommand({ TableName: tables.runs, Key: { run_id: runId }, ConsistentRead: true }))
+      .then((r) => r.Item),
     all(tables.stfs),
     all(tables.slices),
     all(tables.pilots),
@@ -74,7 +80,9 @@ export function percentiles(values: number[]): Percentiles {
 }
 
 const ms = (from: unknown, to: unknown): number | undefined =>
-  typeof from === 'string' && typeof to === 'string' ? (toEpochMicros(to) - toEpochMicros(from)) / 1000 : undefined;
+  typeof from === 'string' && typeof to === 'string'
+    ? (toEpochMicros(to) - toEpochMicros(from)) / 1000
+    : undefined;
 
 const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
 

@@ -18,7 +18,10 @@ export interface LocalBrokerOptions {
 }
 
 const xmlEscape = (s: string): string =>
-  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
+  s.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
+  );
 
 function forwardingTopics(table: readonly Route[]): string {
   const byTopic = new Map<string, Route[]>();

@@ -30,7 +30,11 @@ export function environment(env: NodeJS.ProcessEnv = process.env): Promise<Envir
 
 async function build(env: NodeJS.ProcessEnv): Promise<Environment> {
   const log = createLogger({ service: env.AWS_LAMBDA_FUNCTION_NAME ?? 'testbed' });
-  const broker = await connectBroker({ url: required(env, 'BROKER_URL'), ...(await brokerCredentials(env)), log: (l) => log.info(l) });
+  const broker = await connectBroker({
+    url: required(env, 'BROKER_URL'),
+    ...(await brokerCredentials(env)),
+    log: (l) => log.info(l),
+  });
   return { broker, db: dynamoClient(env), tableNames: tableNames(env), log, env };
 }
 
@@ -58,7 +62,8 @@ async function brokerCredentials(env: NodeJS.ProcessEnv): Promise<{ user: string
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
   const parsed = JSON.parse(secret.SecretString ?? '{}') as { username?: string; password?: string };
-  if (!parsed.username || !parsed.password) throw new Error(`secret ${secretArn}: expected {"username", "password"}`);
+  if (!parsed.username || !parsed.password)
+    throw new Error(`secret ${secretArn}: expected {"username", "password"}`);
   return { user: parsed.username, password: parsed.password };
 }
 

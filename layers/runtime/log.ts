@@ -9,7 +9,10 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export function createLogger(base: LogFields = {}, write: (line: string) => void = (l) => console.log(l)): Logger {
+export function createLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (l) => console.log(l),
+): Logger {
   const emit = (level: string) => (msg: string, fields?: LogFields) =>
     write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
   return {
