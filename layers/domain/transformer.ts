@@ -19,6 +19,7 @@ import { destinations } from '#routes/destinations.ts';
 import type { Logger } from '#runtime/log.ts';
 import {
   analysePart,
+  checkRange,
   type SliceResult,
   StfChecksumError,
   type StfPart,
@@ -388,16 +389,8 @@ class StfFiles {
 
   async read(path: string, checksum: string | undefined, range: TfRange): Promise<StfPart> {
     const { header, bytes, handle } = await this.load(path, checksum);
+    checkRange(header, range);
     const { start, end } = range;
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(end) ||
-      start < 0 ||
-      end <= start ||
-      end > header.tfCount
-    ) {
-      throw new RangeError(`Invalid TF range [${start}, ${end}) for an STF of ${header.tfCount} TFs`);
-    }
     const position = header.headerLength + start * header.bytesPerTf;
     const length = (end - start) * header.bytesPerTf;
     if (bytes) {

@@ -124,7 +124,8 @@ export async function verifyStf(path: string, expectedChecksum: string): Promise
   if (actual !== expectedChecksum.toLowerCase()) throw new StfChecksumError(path, expectedChecksum, actual);
 }
 
-function checkRange(header: StfHeader, { start, end }: TfRange): void {
+/** Throws unless [start, end) is a non-empty range of the STF's TFs. */
+export function checkRange(header: StfHeader, { start, end }: TfRange): void {
   if (
     !Number.isInteger(start) ||
     !Number.isInteger(end) ||
