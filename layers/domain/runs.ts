@@ -131,15 +131,18 @@ async function createTask(deps: DomainDeps, runId: string): Promise<number> {
   return (await readRun(deps, runId, true))?.task_id as number;
 }
 
-/** The DAQ state a message reports, unless a newer one is recorded or the run has ended. */
+/**
+ * The DAQ state a message reports, unless a newer one is recorded. Unlike the phase it follows the DAQ
+ * after the run has ended too: a resume_run handled after end_run still describes the DAQ's history.
+ */
 async function recordDaqState(msg: DaqMessage, deps: DomainDeps): Promise<void> {
   const state = text(msg.content.state);
   if (state === undefined) return;
   try {
     await updateRun(deps, msg.run_id, {
       set: { daq_state: state, daq_substate: text(msg.content.substate), daq_state_at: msg.created_at },
-      condition: `${notFinished} AND ${newer}`,
-      values: { ':ended': 'ended', ':completed': 'completed', ':at': msg.created_at },
+      condition: newer,
+      values: { ':at': msg.created_at },
     });
   } catch (error) {
     if (!isConditionFailed(error)) throw error;
@@ -169,6 +172,7 @@ async function advance(
     if (!isConditionFailed(error)) throw error;
     // An ended run, a duplicate or a message overtaken by a newer one: keep the facts, not the phase.
     if (Object.values(keep).some((v) => v !== undefined)) await updateRun(deps, msg.run_id, { keep });
+    await recordDaqState(msg, deps);
   }
 }
 

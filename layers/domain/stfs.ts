@@ -4,7 +4,7 @@ import { type Message, makeMessage } from '#contract/messages.ts';
 import { destinations } from '#routes/destinations.ts';
 import { planSlices } from '#stf/slicing.ts';
 import { documents } from '#tables/documents.ts';
-import { updateRun } from './completion.ts';
+import { checkCompletion, updateRun } from './completion.ts';
 import {
   type DomainDeps,
   defined,
@@ -106,6 +106,11 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     add: { registered_stfs: new Set([sequence]) },
     keep: { namespace: msg.namespace, execution_id: executionId(msg) },
   });
+  // Results may have come first (an upstream stf_ready, or a replay): then this completes the STF.
+  if ((stf.done_slices?.size ?? 0) >= sliceCount) {
+    await completeStf(deps, runId, c.filename, sequence, stf.completed === true);
+    return;
+  }
   if (stf.completed === true || run?.completion === 'completed') {
     deps.log.info('stf_ready for an STF already processed: no slices queued', { run_id: runId, sequence });
     return;
@@ -190,6 +195,19 @@ const executionId = (msg: StfMessage) => text(msg.content.execution_id) ?? text(
  * stf_ready (and their duplicates) agree, and a number lost in a race is merely skipped. Producers that
  * omit sequences omit them all, so drawn numbers do not meet sent ones.
  */
+/** Marks an STF whose every slice has a result completed and counts it on the run, which may complete. */
+export async function completeStf(
+  deps: DomainDeps,
+  runId: string,
+  filename: string,
+  sequence: number,
+  alreadyMarked = false,
+): Promise<void> {
+  if (!alreadyMarked) await updateStf(deps, runId, filename, { set: { completed: true } });
+  const run = await updateRun(deps, runId, { add: { completed_stfs: new Set([sequence]) } }, 'ALL_NEW');
+  await checkCompletion(deps, runId, run);
+}
+
 export async function stfSequence(
   deps: DomainDeps,
   runId: string,
