@@ -9,7 +9,8 @@ import { startTestBroker } from '../test/support/broker.ts';
 const total = Number(process.argv[2] ?? 20_000);
 const repetitions = 3;
 const broker = await startTestBroker();
-const connect = (name: string) => connectBroker({ url: broker.url, ...broker.credentials, name, log: () => {} });
+const connect = (name: string) =>
+  connectBroker({ url: broker.url, ...broker.credentials, name, log: () => {} });
 const [consumer, producer] = await Promise.all([connect('runner'), connect('producer')]);
 const route = routeFor('stf_gen');
 if (!route) throw new Error('no stf_gen route');
@@ -25,7 +26,12 @@ const runner = await startRunner({
 });
 
 const bodies = Array.from({ length: total }, (_, i) =>
-  encodeMessage(makeMessage('stf_gen', '100010', { filename: `swf.100010.${String(i + 1).padStart(6, '0')}.stf`, sequence: i + 1 })),
+  encodeMessage(
+    makeMessage('stf_gen', '100010', {
+      filename: `swf.100010.${String(i + 1).padStart(6, '0')}.stf`,
+      sequence: i + 1,
+    }),
+  ),
 );
 
 async function once(): Promise<number> {
@@ -33,7 +39,9 @@ async function once(): Promise<number> {
   const t0 = performance.now();
   // Publishing and handling overlap, as during a run; a bounded window of publishes in flight.
   for (let i = 0; i < total; i += 500) {
-    await Promise.all(bodies.slice(i, i + 500).map((m) => producer.publish(destinations.epic, m.body, m.headers)));
+    await Promise.all(
+      bodies.slice(i, i + 500).map((m) => producer.publish(destinations.epic, m.body, m.headers)),
+    );
   }
   while (handled < total) await new Promise((r) => setTimeout(r, 5));
   return total / ((performance.now() - t0) / 1000);

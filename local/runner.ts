@@ -108,6 +108,7 @@ class BatchingConsumer {
         msg: 'handler failed: batch returned to the broker for redelivery',
         handler: this.route.handler,
         messageIds: batch.map((m) => m.messageId),
+        run_ids: [...new Set(batch.map((m) => m.headers.run_id))],
         error: error instanceof Error ? error.message : String(error),
       });
       for (const m of batch) m.nack();

@@ -91,6 +91,7 @@ export async function recordSliceResults(
     }),
   );
   deps.log.info('slice results recorded', {
+    run_ids: [...new Set(results.map((r) => r.runId))],
     results: results.length,
     recorded: fresh.length,
     duplicates: results.length - fresh.length,

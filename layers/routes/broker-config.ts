@@ -124,7 +124,7 @@ export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly 
       </systemUsage>
     </systemUsage>
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}?transport.tcpNoDelay=true&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=16777216"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=1048576&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=16777216"/>
     </transportConnectors>
   </broker>
 </beans>
