@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { down, resolveStack, type StackOverrides, status, up } from '#local/stack.ts';
+import { addMonitorCommands } from './monitor-commands.ts';
 
 const program = new Command('testbed').description(
   'EIC streaming workflow testbed, prompt processing: the local stack and its runs',
@@ -16,7 +17,8 @@ function stackOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
     .addOption(new Option('--stomp-port <port>', 'broker STOMP port (default 61613)').argParser(port))
-    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port));
+    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
+    .addOption(new Option('--api-port <port>', 'monitor API port (default 8642)').argParser(port));
 }
 
 const stackFrom = (o: StackOverrides) => resolveStack(o);
@@ -40,15 +42,6 @@ stackOptions(program.command('down').description('stop pilots, runner, broker an
   },
 );
 
-stackOptions(program.command('status').description('what runs, where, and whether it is healthy'))
-  .option('--json', 'print JSON')
-  .action(async (o: StackOverrides & { json?: boolean }) => {
-    const rows = await status(stackFrom(o));
-    if (o.json) console.log(JSON.stringify(rows, null, 2));
-    else printStatus(rows);
-    if (!rows.every((r) => r.healthy)) process.exitCode = 1;
-  });
-
 const count = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
@@ -63,6 +56,8 @@ interface RunFlags extends StackOverrides {
   workers?: number;
   set: string[];
   drainTimeout?: number;
+  target: 'local' | 'aws';
+  stack?: string;
 }
 
 stackOptions(program.command('run').description('run a workflow on the local stack and report on it'))
@@ -80,6 +75,12 @@ stackOptions(program.command('run').description('run a workflow on the local sta
     [],
   )
   .option('--drain-timeout <s>', 'seconds to wait for the last result after end_run (default 120)', count)
+  .addOption(
+    new Option('--target <target>', 'the local stack, or the stack deployed to AWS by `npx cdk deploy`')
+      .choices(['local', 'aws'])
+      .default('local'),
+  )
+  .option('--stack <name>', 'with --target aws: the deployed stack (default SwfTestbed)')
   .action(async (workflow: string, o: RunFlags) => {
     const [{ loadWorkflow, parseOverride }, { runWorkflow }] = await Promise.all([
       import('#config/workflow.ts'),
@@ -94,6 +95,7 @@ stackOptions(program.command('run').description('run a workflow on the local sta
     flag('simulation.realtime', o.realtime);
     flag('testbed.namespace', o.namespace);
     flag('prompt_processing.target_worker_count', o.workers);
+    if (o.target === 'aws') return runOnAwsTarget(workflow, overrides, o);
     const { report } = await runWorkflow({
       workflow: loadWorkflow(workflow, { overrides }),
       stack: stackFrom(o),
@@ -101,6 +103,25 @@ stackOptions(program.command('run').description('run a workflow on the local sta
     });
     if (!report.completed) process.exitCode = 1;
   });
+
+// --- run --target aws: the deployed stack, followed through DynamoDB (local/aws.ts) ----------------------
+
+async function runOnAwsTarget(
+  workflow: string,
+  overrides: Record<string, unknown>,
+  o: RunFlags,
+): Promise<void> {
+  const [{ loadWorkflow }, { DEFAULT_STACK, runOnAws }] = await Promise.all([
+    import('#config/workflow.ts'),
+    import('#local/aws.ts'),
+  ]);
+  const { completed } = await runOnAws({
+    workflow: loadWorkflow(workflow, { overrides }),
+    stackName: o.stack ?? DEFAULT_STACK,
+    ...(o.drainTimeout !== undefined && { drainTimeoutS: o.drainTimeout }),
+  });
+  if (!completed) process.exitCode = 1;
+}
 
 function printStatus(rows: Awaited<ReturnType<typeof status>>) {
   console.table(
@@ -112,6 +133,8 @@ function printStatus(rows: Awaited<ReturnType<typeof status>>) {
     })),
   );
 }
+
+addMonitorCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`testbed: ${error instanceof Error ? error.message : String(error)}`);

@@ -20,12 +20,15 @@ export interface StackConfig {
   readonly stompPort: number;
   /** @default 4567, dynalite's own default (TESTBED_DYNAMODB_PORT) */
   readonly dynamodbPort: number;
+  /** The monitor's HTTP API and dashboard, on loopback. @default 8642 (TESTBED_API_PORT) */
+  readonly apiPort: number;
 }
 
 export interface StackOverrides {
   stateDir?: string;
   stompPort?: number;
   dynamodbPort?: number;
+  apiPort?: number;
 }
 
 const stackFile = (stateDir: string) => join(stateDir, 'stack.json');
@@ -45,6 +48,7 @@ export function resolveStack(o: StackOverrides = {}, env: NodeJS.ProcessEnv = pr
     stateDir,
     stompPort: port(o.stompPort, 'TESTBED_STOMP_PORT', saved.stompPort ?? 61613),
     dynamodbPort: port(o.dynamodbPort, 'TESTBED_DYNAMODB_PORT', saved.dynamodbPort ?? 4567),
+    apiPort: port(o.apiPort, 'TESTBED_API_PORT', saved.apiPort ?? 8642),
   };
 }
 
@@ -69,17 +73,26 @@ export const runnerDaemon = (stateDir: string): Daemon => ({
 
 export const runnerReadyFile = (stateDir: string) => join(stateDir, 'run', 'runner.ready');
 
+export const apiDaemon = (stateDir: string): Daemon => ({
+  name: 'api',
+  pidFile: join(stateDir, 'run', 'api.pid'),
+  logFile: join(stateDir, 'logs', 'api.log'),
+});
+
+export const apiReadyFile = (stateDir: string) => join(stateDir, 'run', 'api.ready');
+
 /** Node running TypeScript through tsx, for the runner and the pilots. */
 export const tsNode = (entry: string): [string, string[]] => [
   process.execPath,
   ['--import', 'tsx', join(projectRoot, entry)],
 ];
 
-/** Brings broker, dynalite and runner up; what already runs is left alone. */
+/** Brings broker, dynalite, runner and the monitor API up; what already runs is left alone. */
 export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<void> {
   mkdirSync(s.stateDir, { recursive: true, mode: 0o700 });
   const credentials = loadOrCreateCredentials(s.stateDir);
   const starts: Promise<unknown>[] = [];
+  const apiNeeded = readPid(apiDaemon(s.stateDir)) === undefined;
   if (brokerPid(s.stateDir) === undefined) {
     ensureActiveMq(say);
     await assertPortFree(s.stompPort, 'broker STOMP', '--stomp-port or TESTBED_STOMP_PORT');
@@ -93,15 +106,19 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
       ),
     );
   }
+  const started = Promise.all(starts);
+  started.catch(() => {}); // awaited below
   try {
-    await Promise.all(starts);
+    // Checked after the broker's and dynalite's ports, whose messages name the usual conflict first.
+    if (apiNeeded) await assertPortFree(s.apiPort, 'monitor API', '--api-port or TESTBED_API_PORT');
+    await started;
   } catch (error) {
     await down(s);
     throw error;
   }
   writeFileSync(
     stackFile(s.stateDir),
-    JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort }),
+    JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort, apiPort: s.apiPort }),
   );
   if (readPid(runnerDaemon(s.stateDir)) === undefined) {
     const ready = runnerReadyFile(s.stateDir);
@@ -121,11 +138,29 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
       },
     );
   }
+  if (apiNeeded) await startApi(s);
 }
 
-/** Stops pilots, runner, broker and dynalite; leaves their data for the next `up`. */
+async function startApi(s: StackConfig): Promise<void> {
+  const ready = apiReadyFile(s.stateDir);
+  writeFileSync(ready, '');
+  const [node, args] = tsNode('local/api/main.ts');
+  const child = startDaemon(apiDaemon(s.stateDir), node, args, {
+    ...process.env,
+    ...stackEnvironment(s),
+    TESTBED_API_PORT: String(s.apiPort),
+  });
+  const pid = child.pid as number;
+  await waitFor('the monitor API', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
+    alive: () => readPid(apiDaemon(s.stateDir)) !== undefined,
+    logFile: apiDaemon(s.stateDir).logFile,
+  });
+}
+
+/** Stops the monitor API, pilots, runner, broker and dynalite; leaves their data for the next `up`. */
 export async function down(s: StackConfig): Promise<string[]> {
   const stopped: string[] = [];
+  if (await stopDaemon(apiDaemon(s.stateDir), 5_000)) stopped.push('api');
   const pilotsDir = join(s.stateDir, 'run', 'pilots');
   if (existsSync(pilotsDir)) {
     const { readdirSync } = await import('node:fs');
@@ -153,6 +188,7 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
   const brokerP = brokerPid(s.stateDir);
   const dynP = dynalitePid(s.stateDir);
   const runP = readPid(runnerDaemon(s.stateDir));
+  const apiP = readPid(apiDaemon(s.stateDir));
   const tablesOk = async () => {
     if (dynP === undefined) return false;
     try {
@@ -183,6 +219,13 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       pid: runP,
       healthy: runP !== undefined,
       detail: runnerDaemon(s.stateDir).logFile,
+    },
+    {
+      service: 'api',
+      pid: apiP,
+      address: `http://127.0.0.1:${s.apiPort}`,
+      healthy: apiP !== undefined && (await portAccepts(s.apiPort)),
+      detail: apiDaemon(s.stateDir).logFile,
     },
   ];
 }

@@ -1,6 +1,7 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { ContractError, decodeMessage, type Message, type MsgType } from '#contract/messages.ts';
 import type { Logger } from './log.ts';
+import { recordMessages, type TakenMessage } from './message-log.ts';
 import { type MqEvent, messageBody } from './mq-event.ts';
 import { park } from './park.ts';
 
@@ -30,6 +31,7 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
   return async (event) => {
     const d = await deps();
     const accepted: Message<T>[] = [];
+    const taken: TakenMessage[] = [];
     let refused = 0;
     for (const m of event.messages) {
       try {
@@ -37,8 +39,10 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
         if (msg.msg_type !== msgType)
           throw new ContractError(`msg_type "${msg.msg_type}" sent to the ${msgType} handler`);
         accepted.push(msg as Message<T>);
+        taken.push({ m, message: msg });
       } catch (error) {
         if (!(error instanceof ContractError)) throw error;
+        taken.push({ m, refused: error.reason });
         await park(d.broker, d.log, {
           queue: m.destination.physicalName,
           body: messageBody(m).toString('utf8'),
@@ -50,7 +54,10 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
         refused++;
       }
     }
-    if (accepted.length > 0) await handle(accepted, d);
+    // Recorded for the monitor beside the handling, which its failure never stops (see recordMessages).
+    const recording = recordMessages(d, msgType, taken);
+    if (accepted.length > 0) await handle(accepted, d).finally(() => recording);
+    await recording;
     return { accepted: accepted.length, refused };
   };
 }

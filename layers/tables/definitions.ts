@@ -40,6 +40,17 @@ export const tables = {
     partitionKey: 'counter',
     holds: 'atomic counters: run numbers, execution sequence per workflow and user',
   },
+  messages: {
+    name: 'messages',
+    partitionKey: 'run_id',
+    sortKey: 'msg_key',
+    holds: 'every message a handler took or refused: `<created_at>#<msg_type>#<body hash>`, for the monitor',
+  },
+  lookups: {
+    name: 'lookups',
+    partitionKey: 'lookup',
+    holds: 'the run of an execution id (`execution:<id>`) or a task id (`task:<id>`): one Get from either',
+  },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableName = keyof typeof tables;

@@ -14,6 +14,7 @@ describe('testbed up, status, down', () => {
       TESTBED_STATE_DIR: stateDir,
       TESTBED_STOMP_PORT: String(await freePort()),
       TESTBED_DYNAMODB_PORT: String(await freePort()),
+      TESTBED_API_PORT: String(await freePort()),
     };
   });
   afterAll(async () => {
@@ -27,11 +28,14 @@ describe('testbed up, status, down', () => {
     const statusResult = await testbed(['status', '--json'], env);
     // Assess
     expect(upResult.code, upResult.stderr).toBe(0);
-    const rows = JSON.parse(statusResult.stdout) as { service: string; healthy: boolean; address?: string }[];
+    const { services: rows } = JSON.parse(statusResult.stdout) as {
+      services: { service: string; healthy: boolean; address?: string }[];
+    };
     expect(rows.map((r) => [r.service, r.healthy])).toEqual([
       ['broker', true],
       ['dynalite', true],
       ['runner', true],
+      ['api', true],
     ]);
     expect(rows[0]?.address).toBe(`stomp://127.0.0.1:${env.TESTBED_STOMP_PORT}`);
   });
@@ -75,8 +79,8 @@ describe('testbed up, status, down', () => {
     // Act
     const result = await testbed(['down'], env);
     // Assess
-    expect(result.stdout).toContain('stopped: runner, broker, dynalite');
-    expect(pids).toHaveLength(3);
+    expect(result.stdout).toContain('stopped: api, runner, broker, dynalite');
+    expect(pids).toHaveLength(4);
     expect(pids.filter(isAlive)).toEqual([]);
   });
 });

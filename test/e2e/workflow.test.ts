@@ -20,9 +20,20 @@ describe('testbed run prompt_processing on the local stack', () => {
       TESTBED_STATE_DIR: stateDir,
       TESTBED_STOMP_PORT: String(await freePort()),
       TESTBED_DYNAMODB_PORT: String(await freePort()),
+      TESTBED_API_PORT: String(await freePort()),
     };
     result = await testbed(
-      ['run', 'prompt_processing', '--no-realtime', '--stf-count', '4', '--physics-period-count', '2', '--workers', '2'],
+      [
+        'run',
+        'prompt_processing',
+        '--no-realtime',
+        '--stf-count',
+        '4',
+        '--physics-period-count',
+        '2',
+        '--workers',
+        '2',
+      ],
       env,
       180_000,
     );
@@ -50,7 +61,9 @@ describe('testbed run prompt_processing on the local stack', () => {
     // Act
     const mismatched = stfs.filter((s) => adlerChecksum(readFileSync(String(s.url))) !== s.checksum);
     // Assess
-    expect(stfs.map((s) => s.sequence).sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(stfs.map((s) => s.sequence).sort((a, b) => Number(a) - Number(b))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
     expect(mismatched).toEqual([]);
   });
 

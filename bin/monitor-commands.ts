@@ -1,0 +1,287 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { StackOverrides } from '#local/stack.ts';
+import type { Monitor } from '#query/monitor.ts';
+
+// The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
+// as a table or, with --json, as the query returned it (what the HTTP API and the MCP tools return too).
+
+interface MonitorFlags extends StackOverrides {
+  json?: boolean;
+  execution?: string;
+  run?: string;
+  limit?: string;
+  next?: string;
+}
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('not a TCP port');
+  return n;
+};
+
+/** Where the local stack is (as `testbed up` takes it), and JSON output. */
+function monitorOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
+    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
+    .option('--json', 'print JSON, as the HTTP API returns it');
+}
+
+/** Options of the list commands: whose records, how many, from where. */
+function listOptions(cmd: Command): Command {
+  return monitorOptions(cmd)
+    .option('--execution <id>', 'the execution (e.g. prompt_processing-alice-0001)')
+    .option('--run <run_id>', 'the run number')
+    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
+    .option('--next <token>', 'the page after the one that printed this token');
+}
+
+async function withMonitor<T>(o: StackOverrides, use: (m: Monitor) => Promise<T>): Promise<T> {
+  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }] = await Promise.all([
+    import('#local/stack.ts'),
+    import('#query/context.ts'),
+    import('#query/monitor.ts'),
+  ]);
+  const stack = resolveStack(o);
+  const context = monitorContext({ ...process.env, ...stackEnvironment(stack) });
+  try {
+    return await use(new Monitor(context));
+  } catch (error) {
+    if (isRefused(error))
+      throw new Error(`the local stack does not answer (dynalite on port ${stack.dynamodbPort}): testbed up`);
+    throw error;
+  } finally {
+    context.db.destroy();
+  }
+}
+
+const isRefused = (error: unknown): boolean =>
+  /ECONNREFUSED/.test(String((error as { code?: string })?.code ?? '')) ||
+  /ECONNREFUSED/.test(String(error instanceof Error ? error.message : ''));
+
+/** The filters a list command passes on: only those given, named as the query layer names them. */
+function owner(o: MonitorFlags): Record<string, string> {
+  const p: Record<string, string> = {};
+  if (o.execution !== undefined) p.execution_id = o.execution;
+  if (o.run !== undefined) p.run_id = o.run;
+  if (o.limit !== undefined) p.limit = o.limit;
+  if (o.next !== undefined) p.next = o.next;
+  return p;
+}
+
+function given(o: Record<string, unknown>, names: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(names)
+      .filter(([flag]) => o[flag] !== undefined)
+      .map(([flag, param]) => [param, String(o[flag])]),
+  );
+}
+
+/** Prints a page: JSON as is, or a table of `columns` and the token of the next page. */
+function printPage(
+  page: { items: object[]; next?: string },
+  o: MonitorFlags,
+  columns: string[],
+  empty: string,
+): void {
+  if (o.json) {
+    console.log(JSON.stringify(page, null, 2));
+    return;
+  }
+  if (page.items.length === 0) console.log(empty);
+  else console.log(table(page.items as Record<string, unknown>[], columns));
+  if (page.next) console.error(`more: --next ${page.next}`);
+}
+
+const cell = (v: unknown): string =>
+  v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+
+/** A plain text table, widest cell per column, long cells cut. */
+export function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = rows.map((r) => columns.map((c) => cell(r[c]).slice(0, 60)));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] as string).length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+const hhmmss = (t: string | undefined) => (t ? t.slice(11, 23) : '?');
+
+/** `testbed status EXECUTION` in words. */
+function printWorkflowStatus(s: Awaited<ReturnType<Monitor['execution']>>): void {
+  const lines = [
+    `Execution ${s.execution_id}: ${s.status} (phase ${s.phase ?? '?'})`,
+    `├── Run: ${s.run_id}${s.task_id === undefined ? '' : ` (task ${s.task_id})`}, namespace ${s.namespace ?? '?'}`,
+    `├── STF files: ${s.stf_count}${s.total_stf_files === undefined ? '' : ` of ${s.total_stf_files} announced`}`,
+    `├── Messages recorded: ${s.messages}`,
+    `├── Events: ${s.events.map((e) => `${e.type} ${hhmmss(e.time)}`).join(', ') || '-'}`,
+    `├── Errors: ${s.errors.length === 0 ? 'none' : s.errors.length}`,
+    ...s.errors.map((e) => `│   ├── [${e.source}] ${hhmmss(e.time)} ${e.error}`),
+    `└── Duration: ${s.duration_seconds === undefined ? '-' : `${s.duration_seconds.toFixed(1)} s`}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+const LATEST = 5;
+
+/** Registers status, messages, stf-files, slices, logs, tasks and mcp on the testbed CLI. */
+export function addMonitorCommands(program: Command): void {
+  monitorOptions(
+    program
+      .command('status')
+      .description("the local stack's health and the latest executions, or one execution's workflow status")
+      .argument('[execution]', 'an execution id: its workflow status'),
+  )
+    .addOption(new Option('--stomp-port <port>', 'broker STOMP port (default 61613)').argParser(port))
+    .addOption(new Option('--api-port <port>', 'monitor API port (default 8642)').argParser(port))
+    .action(async (execution: string | undefined, o: MonitorFlags) => {
+      if (execution !== undefined) {
+        const s = await withMonitor(o, (m) => m.execution({ execution_id: execution }));
+        if (o.json) console.log(JSON.stringify(s, null, 2));
+        else printWorkflowStatus(s);
+        return;
+      }
+      const { resolveStack, status } = await import('#local/stack.ts');
+      const services = await status(resolveStack(o));
+      const dynamoUp = services.find((r) => r.service === 'dynalite')?.healthy === true;
+      const executions = dynamoUp
+        ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
+        : [];
+      if (o.json) console.log(JSON.stringify({ services, executions }, null, 2));
+      else {
+        console.log(
+          table(
+            services.map((r) => ({
+              service: r.service,
+              state: r.pid === undefined ? 'stopped' : r.healthy ? 'healthy' : 'unhealthy',
+              pid: r.pid,
+              address: r.address,
+            })),
+            ['service', 'state', 'pid', 'address'],
+          ),
+        );
+        if (dynamoUp) {
+          console.log('\nLatest executions');
+          console.log(
+            executions.length === 0
+              ? '(none yet: testbed run prompt_processing)'
+              : table(executions as unknown as Record<string, unknown>[], [
+                  'execution_id',
+                  'run_id',
+                  'status',
+                  'phase',
+                  'stf_files',
+                  'start_time',
+                  'duration_seconds',
+                ]),
+          );
+        }
+      }
+      if (!services.every((r) => r.healthy)) process.exitCode = 1;
+    });
+
+  listOptions(program.command('messages').description('messages the handlers took, newest first'))
+    .option('--type <msg_type>', 'only this message type')
+    .option('--sender <sender>', 'only from this sender')
+    .option('--since <time>', 'created at or after (any timestamp style)')
+    .option('--until <time>', 'created at or before')
+    .option('--order <asc|desc>', 'time order (default desc)')
+    .action(async (o: MonitorFlags & Record<string, unknown>) => {
+      const p = {
+        ...owner(o),
+        ...given(o, { type: 'msg_type', sender: 'sender', since: 'since', until: 'until', order: 'order' }),
+      };
+      const page = await withMonitor(o, (m) => m.messages(p));
+      printPage(
+        page,
+        o,
+        ['created_at', 'msg_type', 'sender', 'refused', 'content'],
+        'no messages (give --execution or --run)',
+      );
+    });
+
+  listOptions(program.command('stf-files').description("a run's STF files"))
+    .option('--status <status>', 'registered, processing or done')
+    .action(async (o: MonitorFlags & Record<string, unknown>) => {
+      const page = await withMonitor(o, (m) =>
+        m.stfFiles({ ...owner(o), ...given(o, { status: 'status' }) }),
+      );
+      printPage(
+        page,
+        o,
+        ['filename', 'sequence', 'status', 'state', 'size', 'checksum', 'slice_count', 'slices_done'],
+        'no STF files',
+      );
+    });
+
+  listOptions(program.command('slices').description("a run's slice results"))
+    .option('--stf <filename>', 'only the slices of this STF file')
+    .option('--status <status>', 'done or failed')
+    .action(async (o: MonitorFlags & Record<string, unknown>) => {
+      const page = await withMonitor(o, (m) =>
+        m.slices({ ...owner(o), ...given(o, { stf: 'stf', status: 'status' }) }),
+      );
+      printPage(
+        page,
+        o,
+        ['filename', 'slice_id', 'status', 'pilot_id', 'requested_at', 'processed_at', 'error'],
+        'no slice results',
+      );
+    });
+
+  listOptions(program.command('logs').description('log lines of the handlers and pilots, newest first'))
+    .option('--level <level>', 'at least this level: info, warn, error')
+    .option('--text <text>', 'lines whose message holds this text')
+    .option('--since <time>', 'at or after')
+    .option('--until <time>', 'at or before')
+    .action(async (o: MonitorFlags & Record<string, unknown>) => {
+      const p = {
+        ...owner(o),
+        ...given(o, { level: 'level', text: 'text', since: 'since', until: 'until' }),
+      };
+      const page = await withMonitor(o, (m) => m.logs(p));
+      printPage(page, o, ['time', 'level', 'source', 'run_id', 'msg'], 'no log lines');
+    });
+
+  listOptions(
+    program
+      .command('tasks')
+      .description("the runs' workflow tasks, or one task's jobs (its pilots)")
+      .argument('[task_id]', 'a task id: its jobs'),
+  ).action(async (taskId: string | undefined, o: MonitorFlags) => {
+    if (taskId === undefined && o.execution === undefined && o.run === undefined) {
+      const p = given(o as Record<string, unknown>, { limit: 'limit', next: 'next' });
+      const page = await withMonitor(o, (m) => m.tasks(p));
+      printPage(
+        page,
+        o,
+        ['task_id', 'run_id', 'execution_id', 'task_state', 'dataset', 'dataset_state', 'status'],
+        'no tasks',
+      );
+      return;
+    }
+    const p = { ...owner(o), ...(taskId !== undefined && { task_id: taskId }) };
+    const page = await withMonitor(o, (m) => m.pilots(p));
+    printPage(
+      page,
+      o,
+      ['pilot_id', 'state', 'hostname', 'pid', 'started_at', 'last_heartbeat_at', 'ended_at', 'slices_done'],
+      'no jobs',
+    );
+  });
+
+  program
+    .command('mcp')
+    .description(
+      'the MCP server on stdio: the monitor tools (swf_get_workflow_monitor, swf_list_*, panda_list_jobs)',
+    )
+    .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
+    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
+    .action(async (o: StackOverrides) => {
+      const { serveMcp } = await import('#local/mcp.ts');
+      await serveMcp(o);
+    });
+}

@@ -1,0 +1,126 @@
+import {
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+
+/** Every list query returns at most this many items per page. */
+export const MAX_LIMIT = 1000;
+export const DEFAULT_LIMIT = 100;
+/** DynamoDB calls one page may make when a filter drops items: a page may come back short, with `next`. */
+const MAX_CALLS_PER_PAGE = 10;
+
+export type Item = Record<string, unknown>;
+
+/** One page of a list: `next` (opaque) asks for the following page and is absent on the last one. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly next?: string;
+}
+
+/** A request the monitor cannot answer as asked: `status` is the HTTP status every face maps it to. */
+export class QueryError extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export const badRequest = (message: string) => new QueryError(400, message);
+export const notFound = (message: string) => new QueryError(404, message);
+
+/** The opaque `next` token: base64url of DynamoDB's LastEvaluatedKey (or of a log cursor). */
+export function encodeToken(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** Decodes a token and checks it names exactly `keys`, each a string (every key here is a string). */
+export function decodeToken(token: string | undefined, keys: readonly string[]): Item | undefined {
+  if (token === undefined) return undefined;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw badRequest('next: not a token this query returned');
+  }
+  const ok =
+    decoded !== null &&
+    typeof decoded === 'object' &&
+    !Array.isArray(decoded) &&
+    Object.keys(decoded).length === keys.length &&
+    keys.every((k) => typeof (decoded as Item)[k] === 'string');
+  if (!ok) throw badRequest('next: not a token this query returned');
+  return decoded as Item;
+}
+
+type QueryInput = Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey'>;
+
+/**
+ * One page of a Query: asks for no more than the items still missing, so a page never exceeds `limit`
+ * and `next` is exactly where it stopped. `keys` are the table's key names; `partition` is the queried
+ * partition key value, which the token must name too (a token of another partition is refused).
+ */
+export async function queryPage(
+  doc: DynamoDBDocumentClient,
+  input: QueryInput,
+  o: { limit: number; next?: string; keys: readonly string[]; partition: [string, string] },
+): Promise<Page<Item>> {
+  let start = decodeToken(o.next, o.keys);
+  if (start && start[o.partition[0]] !== o.partition[1])
+    throw badRequest('next: the token belongs to another query');
+  const items: Item[] = [];
+  for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length < o.limit; call++) {
+    const out = await doc.send(
+      new QueryCommand({ ...input, Limit: o.limit - items.length, ExclusiveStartKey: start }),
+    );
+    items.push(...((out.Items ?? []) as Item[]));
+    start = out.LastEvaluatedKey;
+    if (!start) break;
+  }
+  return { items, ...(start && { next: encodeToken(start) }) };
+}
+
+/** One page of a Scan, for the small list queries only (runs, executions); bounded as queryPage. */
+export async function scanPage(
+  doc: DynamoDBDocumentClient,
+  input: Omit<ScanCommandInput, 'Limit' | 'ExclusiveStartKey'>,
+  o: { limit: number; next?: string; keys: readonly string[] },
+): Promise<Page<Item>> {
+  let start = decodeToken(o.next, o.keys);
+  const items: Item[] = [];
+  for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length < o.limit; call++) {
+    const out = await doc.send(
+      new ScanCommand({ ...input, Limit: o.limit - items.length, ExclusiveStartKey: start }),
+    );
+    items.push(...((out.Items ?? []) as Item[]));
+    start = out.LastEvaluatedKey;
+    if (!start) break;
+  }
+  return { items, ...(start && { next: encodeToken(start) }) };
+}
+
+/**
+ * Every item of a partition, for aggregates (counts, delay statistics), up to `cap` items: what a run
+ * holds is bounded by its size, and the cap bounds what one answer reads. `truncated` says the cap was hit.
+ */
+export async function readPartition(
+  doc: DynamoDBDocumentClient,
+  input: QueryInput,
+  cap: number,
+): Promise<{ items: Item[]; truncated: boolean }> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const out = await doc.send(
+      new QueryCommand({ ...input, Limit: Math.min(1000, cap - items.length), ExclusiveStartKey: start }),
+    );
+    items.push(...((out.Items ?? []) as Item[]));
+    start = out.LastEvaluatedKey;
+  } while (start && items.length < cap);
+  return { items, truncated: start !== undefined };
+}

@@ -1,0 +1,90 @@
+import { toEpochMicros } from '#contract/timestamps.ts';
+import { pilotDefaults } from '#domain/pilots.ts';
+import { type Item, type Page, queryPage } from './bounds.ts';
+import { docOf, type MonitorContext, nowMs } from './context.ts';
+import { readRunItem } from './runs.ts';
+
+/** A pilot silent for this many heartbeat intervals is reported lost. */
+export const LOST_AFTER_INTERVALS = 3;
+
+export interface PilotRow {
+  readonly pilot_id: string;
+  readonly run_id: string;
+  readonly task_id?: number;
+  readonly slot?: number;
+  /** The recorded state, or 'lost' for a running pilot silent for three heartbeat intervals. */
+  readonly state: string;
+  readonly recorded_state?: string;
+  readonly hostname?: string;
+  readonly pid?: number;
+  readonly requested_at?: string;
+  readonly started_at?: string;
+  readonly last_heartbeat_at?: string;
+  readonly ended_at?: string;
+  /** Seconds since the last sign of life (heartbeat, else start), for a running pilot. */
+  readonly silent_s?: number;
+  readonly slices_done: number;
+  readonly attempts?: number;
+}
+
+/** The run's heartbeat interval (run_imminent's config), in seconds. */
+export function heartbeatInterval(run: Item | undefined): number {
+  const config = (run?.config ?? {}) as Record<string, unknown>;
+  const v = config.heartbeat_interval;
+  return typeof v === 'number' && v > 0 ? v : pilotDefaults.heartbeat_interval;
+}
+
+export function pilotRow(p: Item, intervalS: number, nowMsValue: number): PilotRow {
+  const recorded = typeof p.state === 'string' ? p.state : 'unknown';
+  const lastSign = (p.last_heartbeat_at ?? p.started_at) as string | undefined;
+  const silent =
+    recorded === 'running' && lastSign ? nowMsValue / 1000 - toEpochMicros(lastSign) / 1e6 : undefined;
+  const lost = silent !== undefined && silent > LOST_AFTER_INTERVALS * intervalS;
+  const row = {
+    pilot_id: String(p.pilot_id),
+    run_id: String(p.run_id),
+    task_id: p.task_id,
+    slot: p.slot,
+    state: lost ? 'lost' : recorded,
+    ...(lost && { recorded_state: recorded }),
+    hostname: p.hostname,
+    pid: p.pid,
+    requested_at: p.requested_at,
+    started_at: p.started_at,
+    last_heartbeat_at: p.last_heartbeat_at,
+    ended_at: p.ended_at,
+    silent_s: silent === undefined ? undefined : Math.round(silent * 10) / 10,
+    slices_done: typeof p.slices_done === 'number' ? p.slices_done : 0,
+    attempts: p.attempts,
+  };
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as PilotRow;
+}
+
+export interface PilotListParams {
+  readonly runId: string;
+  readonly state?: string;
+  readonly limit: number;
+  readonly next?: string;
+}
+
+/** A run's pilots (its PanDA jobs), with lost ones judged against the run's heartbeat interval. */
+export async function listPilots(c: MonitorContext, p: PilotListParams): Promise<Page<PilotRow>> {
+  const run = await readRunItem(c, p.runId);
+  const page = await queryPage(
+    docOf(c),
+    {
+      TableName: c.tableNames.pilots,
+      KeyConditionExpression: 'run_id = :run',
+      ExpressionAttributeValues: { ':run': p.runId },
+      ConsistentRead: true,
+    },
+    { limit: p.limit, next: p.next, keys: ['run_id', 'pilot_id'], partition: ['run_id', p.runId] },
+  );
+  const interval = heartbeatInterval(run);
+  const now = nowMs(c);
+  const rows = page.items.map((item) => pilotRow(item, interval, now));
+  return {
+    items: p.state === undefined ? rows : rows.filter((r) => r.state === p.state),
+    ...(page.next && { next: page.next }),
+  };
+}

@@ -1,0 +1,140 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '#local/processes.ts';
+import { projectRoot } from '#local/state.ts';
+import { type CliResult, testbed } from '../support/cli.ts';
+import { testDir } from '../support/temp.ts';
+
+const artifacts = join(projectRoot, 'test', 'artifacts');
+
+/** Debian's Chromium, headless, with nothing that reaches beyond loopback. */
+const launch = () =>
+  chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+
+// A short realtime run: five STFs a second apart, slices that take 0.2 s, so results come in for seconds.
+const shortRun = [
+  'run',
+  'prompt_processing',
+  '--realtime',
+  '--stf-count',
+  '5',
+  '--set',
+  'daq_state_machine.no_beam_not_ready_delay=1',
+  '--set',
+  'daq_state_machine.beam_not_ready_delay=1',
+  '--set',
+  'daq_state_machine.beam_ready_delay=1',
+  '--set',
+  'daq_state_machine.beam_not_ready_end_delay=1',
+  '--set',
+  'simulation.stf_interval=1',
+  '--set',
+  'prompt_processing.slice_processing_time=0.2',
+];
+
+describe('the dashboard during a realtime run, in headless Chromium', () => {
+  let env: Record<string, string>;
+  let base: string;
+  let browser: Browser;
+  let running: Promise<CliResult>;
+
+  beforeAll(async () => {
+    env = {
+      TESTBED_STATE_DIR: testDir('testbed-dashboard-'),
+      TESTBED_STOMP_PORT: String(await freePort()),
+      TESTBED_DYNAMODB_PORT: String(await freePort()),
+      TESTBED_API_PORT: String(await freePort()),
+    };
+    base = `http://127.0.0.1:${env.TESTBED_API_PORT}`;
+    browser = await launch();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await running?.catch(() => undefined);
+    await testbed(['down'], env);
+    rmSync(env.TESTBED_STATE_DIR as string, { recursive: true, force: true });
+  });
+
+  it('shows the slices done growing on the run page, as the API counts them', async () => {
+    // Prepare
+    running = testbed(shortRun, env, 120_000);
+    const runId = await waitForRun(base, 60_000);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1500 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${base}/#/runs/${runId}`);
+    const done = page.getByTestId('slices-done');
+    await done.waitFor({ timeout: 20_000 });
+
+    // Act: watch the count while the run goes, then once more after it has completed.
+    const seen: number[] = [];
+    let status = '';
+    const deadline = Date.now() + 60_000;
+    while (status !== 'completed' && Date.now() < deadline) {
+      seen.push(Number(await done.textContent()));
+      status = (await page.getByTestId('run-status').textContent()) ?? '';
+      await page.waitForTimeout(250);
+    }
+    const result = await running;
+    await page.waitForTimeout(1500);
+    const final = Number(await done.textContent());
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'dashboard-run.png'), fullPage: true });
+    const summary = (await (await fetch(`${base}/api/runs/${runId}`)).json()) as { slices: { done: number } };
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(status).toBe('completed');
+    const distinct = [...new Set(seen)];
+    expect(distinct.length, `counts seen: ${distinct.join(', ')}`).toBeGreaterThanOrEqual(3);
+    expect([...distinct].sort((a, b) => a - b)).toEqual(distinct);
+    expect(final).toBe(25);
+    expect(summary.slices.done).toBe(final);
+    expect(await page.getByTestId('done-plot').locator('path').count()).toBe(1);
+    expect(await page.getByTestId('delay-histogram').locator('rect').count()).toBeGreaterThan(0);
+    expect(pageErrors).toEqual([]);
+  }, 150_000);
+
+  it('lists the execution and its run on the front page, linking to the run', async () => {
+    // Prepare
+    const page = await browser.newPage();
+    // Act
+    await page.goto(`${base}/`);
+    const link = page.locator('a[href^="#/runs/"]').first();
+    await link.waitFor({ timeout: 10_000 });
+    await link.click();
+    // Assess
+    await expect(page.getByTestId('run-status').textContent()).resolves.toBe('completed');
+  });
+});
+
+/** The run id of the first run the API lists. */
+async function waitForRun(base: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const runs = (await (await fetch(`${base}/api/runs`)).json()) as { items?: { run_id: string }[] };
+      const id = runs.items?.[0]?.run_id;
+      if (id) return id;
+    } catch {
+      // The API is not up yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no run listed at ${base}/api/runs within ${timeoutMs / 1000} s`);
+}
