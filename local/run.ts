@@ -140,7 +140,12 @@ async function waitForCompletion(runId: string, timeoutMs: number): Promise<bool
 
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
-export function summary(r: RunReport, watch: RunWatch, durationS: number, completed: boolean): string {
+export function summary(
+  r: RunReport,
+  watch: Pick<RunWatch, 'counts' | 'senders'>,
+  durationS: number,
+  completed: boolean,
+): string {
   const types = [...watch.counts].sort(([a], [b]) => a.localeCompare(b));
   const lines = [
     `Run ${r.runId} Summary: ${completed ? 'completed' : 'NOT COMPLETED'}`,

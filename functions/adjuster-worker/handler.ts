@@ -1,21 +1,30 @@
 import { environmentDeps } from '#domain/deps.ts';
+import { ecsPilotLauncherFromEnv } from '#domain/ecs-launcher.ts';
 import { adjustWorkers, type PilotLauncher } from '#domain/pilots.ts';
-import { localPilotLauncher } from '#local/pilot-launcher.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 
-let local: PilotLauncher | undefined;
+let launcher: Promise<PilotLauncher> | undefined;
 
-/** Local child processes when the local stack runs this handler; ECS tasks in AWS (not built yet). */
-function pilotLauncher(env: NodeJS.ProcessEnv): PilotLauncher {
-  if (!env.TESTBED_STATE_DIR) {
-    throw new Error('ECS launcher not configured: set TESTBED_STATE_DIR to launch pilots as local processes');
-  }
-  local ??= localPilotLauncher({ stateDir: env.TESTBED_STATE_DIR, env });
-  return local;
+/** ECS tasks where the stack configured them (PILOT_CLUSTER); local child processes under the local stack. */
+function pilotLauncher(env: NodeJS.ProcessEnv): Promise<PilotLauncher> {
+  launcher ??= (async () => {
+    const ecs = ecsPilotLauncherFromEnv(env);
+    if (ecs) return ecs;
+    if (!env.TESTBED_STATE_DIR) {
+      throw new Error('no pilot launcher: set PILOT_CLUSTER (ECS tasks) or TESTBED_STATE_DIR (local processes)');
+    }
+    // Imported on first use: the local launcher resolves tsx when it loads, which a Lambda bundle has not.
+    const { localPilotLauncher } = await import('#local/pilot-launcher.ts');
+    return localPilotLauncher({ stateDir: env.TESTBED_STATE_DIR, env });
+  })().catch((error: unknown) => {
+    launcher = undefined;
+    throw error;
+  });
+  return launcher;
 }
 
 export const handler = mqHandler(
   'adjuster_worker',
-  async () => ({ ...(await environmentDeps()), launcher: pilotLauncher(process.env) }),
+  async () => ({ ...(await environmentDeps()), launcher: await pilotLauncher(process.env) }),
   async (messages, deps) => void (await adjustWorkers(messages, deps)),
 );

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { loadWorkflow, type WorkflowConfig } from '#config/workflow.ts';
 import { type DaqDeps, type DaqResult, realClock, simulateRun } from '#domain/daq.ts';
 import { environment } from '#runtime/env.ts';
-import { localStfStore } from '#stf/store.ts';
+import { stfStoreFor } from '#stf/s3-store.ts';
 
 /** How a run is started: a resolved workflow (what chained invocations pass on) or a name with overrides. */
 export interface DaqSimulatorEvent {
@@ -35,7 +35,7 @@ export async function handler(event: DaqSimulatorEvent, context?: InvocationCont
   const deps: DaqDeps = {
     ...environmentDeps,
     // Upstream writes STFs under /tmp when no container is configured; the local stack sets STF_STORE.
-    stfStore: localStfStore(env.STF_STORE ?? tmpdir()),
+    stfStore: stfStoreFor(env.STF_STORE ?? tmpdir()),
     clock: realClock,
     ...(remainingMs && { remainingMs }),
     chain: functionName

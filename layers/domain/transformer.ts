@@ -27,6 +27,7 @@ import {
   verifyStf,
 } from '#stf/analysis.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
+import { localCopyOf } from '#stf/s3-store.ts';
 import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
@@ -332,7 +333,7 @@ class SliceTransformer implements Transformer {
 
   private async analyse(c: SliceContent): Promise<Outcome> {
     try {
-      const path = this.locate(c);
+      const path = await localCopyOf(this.locate(c));
       const checksum = typeof c.checksum === 'string' ? normaliseChecksum(c.checksum) : undefined;
       // Slice ranges are inclusive on the wire, end-exclusive in the STF reader.
       const part = await this.files.read(path, checksum, { start: c.start, end: c.end + 1 });
@@ -351,7 +352,8 @@ class SliceTransformer implements Transformer {
   private locate(c: SliceContent): string {
     const url = typeof c.url === 'string' && c.url !== '' ? c.url : undefined;
     if (url) {
-      if (url.startsWith('file:')) return fileURLToPath(url);
+      if (url.startsWith('s3://')) return url;
+    if (url.startsWith('file:')) return fileURLToPath(url);
       if (isAbsolute(url)) return url;
       if (!/^[a-z][a-z0-9+.-]*:/i.test(url))
         return this.config.stfStore ? join(this.config.stfStore, url) : url;

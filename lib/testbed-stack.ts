@@ -1,0 +1,122 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct, Node } from 'constructs';
+import { type TableName, tables as tableDefinitions } from '#tables/definitions.ts';
+import { Broker, type DeploymentMode, deploymentModes } from './broker.ts';
+import { Handlers } from './handlers.ts';
+import { Network } from './network.ts';
+import { Pilots } from './pilots.ts';
+import { StfBucket } from './stf-bucket.ts';
+import { Tables } from './tables.ts';
+
+/** Stack output keys: what `testbed run --target aws` reads (see `local/aws.ts`). */
+export const outputKeys = {
+  daqFunction: 'DaqSimulatorFunctionName',
+  daqDeadLetterQueue: 'DaqSimulatorDeadLetterQueueUrl',
+  brokerId: 'BrokerId',
+  brokerUrl: 'BrokerStompUrl',
+  brokerSecret: 'BrokerSecretArn',
+  stfBucket: 'StfBucketName',
+  pilotCluster: 'PilotClusterName',
+  pilotLogGroup: 'PilotLogGroupName',
+  table: (name: TableName) => `Table${name[0]?.toUpperCase()}${name.slice(1)}`,
+} as const;
+
+/**
+ * The stack's settings from CDK context (cdk.json or `-c key=value`): `brokerDeployment` (SINGLE_INSTANCE or
+ * ACTIVE_STANDBY_MULTI_AZ) and `brokerInstanceType`.
+ */
+export function stackPropsFromContext(node: Node): TestbedStackProps {
+  const text = (key: string): string | undefined => {
+    const v = node.tryGetContext(key);
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const deployment = text('brokerDeployment') ?? 'SINGLE_INSTANCE';
+  if (!deploymentModes.includes(deployment as DeploymentMode)) {
+    throw new Error(
+      `Context brokerDeployment must be one of ${deploymentModes.join(', ')}, not ${deployment}.`,
+    );
+  }
+  const instanceType = text('brokerInstanceType');
+  return {
+    brokerDeployment: deployment as DeploymentMode,
+    ...(instanceType && { brokerInstanceType: instanceType }),
+  };
+}
+
+export interface TestbedStackProps extends StackProps {
+  /** @default 'SINGLE_INSTANCE' */
+  readonly brokerDeployment?: DeploymentMode;
+  /** @default mq.t3.micro single, mq.m5.large active/standby */
+  readonly brokerInstanceType?: string;
+}
+
+/** The testbed in one stack: network, broker, tables, STF bucket, pilots, handlers, and what the CLI reads. */
+export class TestbedStack extends Stack {
+  public readonly network: Network;
+  public readonly broker: Broker;
+  public readonly tables: Tables;
+  public readonly stf: StfBucket;
+  public readonly pilots: Pilots;
+  public readonly handlers: Handlers;
+
+  constructor(scope: Construct, id: string, props: TestbedStackProps = {}) {
+    super(scope, id, {
+      description:
+        'EIC streaming workflow testbed: Amazon MQ, DynamoDB, a Lambda per message type, ECS pilots',
+      ...props,
+    });
+    this.network = new Network(this, 'Network');
+    const vpc = this.network.vpc;
+    this.broker = new Broker(this, 'Broker', {
+      vpc,
+      subnets: this.network.subnets,
+      ...(props.brokerDeployment && { deploymentMode: props.brokerDeployment }),
+      ...(props.brokerInstanceType && { instanceType: props.brokerInstanceType }),
+    });
+    this.tables = new Tables(this, 'Tables');
+    this.stf = new StfBucket(this, 'Stf');
+    this.pilots = new Pilots(this, 'Pilots', {
+      vpc,
+      subnets: this.network.subnets,
+      brokerUrl: this.broker.stompUrl,
+      brokerCredentials: this.broker.credentials,
+      stfStore: this.stf.location,
+    });
+    this.broker.allowStompFrom(this.pilots.securityGroup, 'Pilots');
+    this.stf.grantRead(this.pilots.taskDefinition.taskRole);
+    this.handlers = new Handlers(this, 'Handlers', {
+      vpc,
+      broker: this.broker,
+      tables: this.tables,
+      stf: this.stf,
+      pilots: this.pilots,
+    });
+
+    this.network.allowEndpointsFrom(this.handlers.securityGroup, 'Handler functions');
+    this.network.allowEndpointsFrom(this.pilots.securityGroup, 'Pilots');
+    // Lambda's MQ pollers run with the broker's security group and call Lambda, STS and Secrets Manager.
+    this.network.allowEndpointsFrom(this.broker, 'Lambda MQ pollers');
+
+    const output = (key: string, value: string, description: string) =>
+      new CfnOutput(this, key, { value, description });
+    output(outputKeys.daqFunction, this.handlers.daqSimulator.functionName, 'Invoke to start a run');
+    output(
+      outputKeys.daqDeadLetterQueue,
+      this.handlers.daqDeadLetterQueue.queueUrl,
+      'Failed DAQ invocations',
+    );
+    output(outputKeys.brokerId, this.broker.broker.ref, 'Amazon MQ broker id');
+    output(outputKeys.brokerUrl, this.broker.stompUrl, 'BROKER_URL (reachable from inside the VPC only)');
+    output(
+      outputKeys.brokerSecret,
+      this.broker.credentials.secretArn,
+      'BROKER_SECRET_ARN: {"username","password"}',
+    );
+    output(outputKeys.stfBucket, this.stf.bucket.bucketName, 'STF store (STF_STORE=s3://<bucket>)');
+    output(outputKeys.pilotCluster, this.pilots.cluster.clusterName, 'ECS cluster the pilots run on');
+    output(outputKeys.pilotLogGroup, this.pilots.logGroup.logGroupName, 'Pilot (transformer) logs');
+    for (const name of Object.keys(tableDefinitions) as TableName[]) {
+      output(outputKeys.table(name), this.tables.byName[name].tableName, `TABLE_${name.toUpperCase()}`);
+    }
+  }
+}
