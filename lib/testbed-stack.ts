@@ -3,23 +3,14 @@ import type { Construct, Node } from 'constructs';
 import { type TableName, tables as tableDefinitions } from '#tables/definitions.ts';
 import { Broker, type DeploymentMode, deploymentModes } from './broker.ts';
 import { Handlers } from './handlers.ts';
+import { MonitorApi } from './monitor-api.ts';
 import { Network } from './network.ts';
+import { outputKeys } from './outputs.ts';
 import { Pilots } from './pilots.ts';
 import { StfBucket } from './stf-bucket.ts';
 import { Tables } from './tables.ts';
 
-/** Stack output keys: what `testbed run --target aws` reads (see `local/aws.ts`). */
-export const outputKeys = {
-  daqFunction: 'DaqSimulatorFunctionName',
-  daqDeadLetterQueue: 'DaqSimulatorDeadLetterQueueUrl',
-  brokerId: 'BrokerId',
-  brokerUrl: 'BrokerStompUrl',
-  brokerSecret: 'BrokerSecretArn',
-  stfBucket: 'StfBucketName',
-  pilotCluster: 'PilotClusterName',
-  pilotLogGroup: 'PilotLogGroupName',
-  table: (name: TableName) => `Table${name[0]?.toUpperCase()}${name.slice(1)}`,
-} as const;
+export { outputKeys };
 
 /**
  * The stack's settings from CDK context (cdk.json or `-c key=value`): `brokerDeployment` (SINGLE_INSTANCE or
@@ -58,6 +49,7 @@ export class TestbedStack extends Stack {
   public readonly stf: StfBucket;
   public readonly pilots: Pilots;
   public readonly handlers: Handlers;
+  public readonly monitor: MonitorApi;
 
   constructor(scope: Construct, id: string, props: TestbedStackProps = {}) {
     super(scope, id, {
@@ -97,6 +89,15 @@ export class TestbedStack extends Stack {
     // Lambda's MQ pollers run with the broker's security group and call Lambda, STS and Secrets Manager.
     this.network.allowEndpointsFrom(this.broker, 'Lambda MQ pollers');
 
+    this.monitor = new MonitorApi(this, 'Monitor', {
+      tables: this.tables.byName,
+      logGroups: [
+        ...Object.values(this.handlers.functions).map((f) => f.functionLogGroup),
+        this.handlers.daqSimulator.functionLogGroup,
+        this.pilots.logGroup,
+      ],
+    });
+
     const output = (key: string, value: string, description: string) =>
       new CfnOutput(this, key, { value, description });
     output(outputKeys.daqFunction, this.handlers.daqSimulator.functionName, 'Invoke to start a run');
@@ -115,6 +116,11 @@ export class TestbedStack extends Stack {
     output(outputKeys.stfBucket, this.stf.bucket.bucketName, 'STF store (STF_STORE=s3://<bucket>)');
     output(outputKeys.pilotCluster, this.pilots.cluster.clusterName, 'ECS cluster the pilots run on');
     output(outputKeys.pilotLogGroup, this.pilots.logGroup.logGroupName, 'Pilot (transformer) logs');
+    output(
+      outputKeys.monitorApiUrl,
+      this.monitor.url.url,
+      'Monitor API: SigV4-signed GET (lambda:InvokeFunctionUrl)',
+    );
     for (const name of Object.keys(tableDefinitions) as TableName[]) {
       output(outputKeys.table(name), this.tables.byName[name].tableName, `TABLE_${name.toUpperCase()}`);
     }

@@ -10,18 +10,11 @@ import type { WorkflowConfig } from '#config/workflow.ts';
 import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { outputKeys } from '../lib/outputs.ts';
 import { expectedStfCount, summary } from './run.ts';
 
 /** The stack `npx cdk deploy` creates unless `-c stackName=…` says otherwise. */
 export const DEFAULT_STACK = 'SwfTestbed';
-
-/** Output keys of `lib/testbed-stack.ts` the CLI reads (kept here so the CLI does not load the CDK app). */
-export const stackOutputs = {
-  daqFunction: 'DaqSimulatorFunctionName',
-  daqDeadLetterQueue: 'DaqSimulatorDeadLetterQueueUrl',
-  brokerId: 'BrokerId',
-  table: (name: TableName) => `Table${name[0]?.toUpperCase()}${name.slice(1)}`,
-} as const;
 
 export interface AwsClients {
   readonly cloudFormation: Pick<CloudFormationClient, 'send'>;
@@ -105,13 +98,13 @@ export async function readDeployedStack(
   };
   return {
     name: stackName,
-    daqFunction: need(stackOutputs.daqFunction),
-    ...(outputs[stackOutputs.daqDeadLetterQueue] && {
-      daqDeadLetterQueue: outputs[stackOutputs.daqDeadLetterQueue],
+    daqFunction: need(outputKeys.daqFunction),
+    ...(outputs[outputKeys.daqDeadLetterQueue] && {
+      daqDeadLetterQueue: outputs[outputKeys.daqDeadLetterQueue],
     }),
-    ...(outputs[stackOutputs.brokerId] && { brokerId: outputs[stackOutputs.brokerId] }),
+    ...(outputs[outputKeys.brokerId] && { brokerId: outputs[outputKeys.brokerId] }),
     tableNames: Object.fromEntries(
-      (Object.keys(tables) as TableName[]).map((t) => [t, need(stackOutputs.table(t))]),
+      (Object.keys(tables) as TableName[]).map((t) => [t, need(outputKeys.table(t))]),
     ) as Record<TableName, string>,
   };
 }

@@ -3,8 +3,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { nagReport } from '../../lib/nag.ts';
-import { outputKeys } from '../../lib/testbed-stack.ts';
-import { stackOutputs } from '../../local/aws.ts';
+import { outputKeys } from '../../lib/outputs.ts';
 import { logicalIdOf, type Synthesized, synthTestbed } from './support/stack.ts';
 
 let s: Synthesized;
@@ -17,9 +16,11 @@ describe('Stack: TestbedStack', () => {
     it('outputs everything `testbed run --target aws` reads', () => {
       // Prepare
       const read = [
-        stackOutputs.daqFunction,
-        stackOutputs.daqDeadLetterQueue,
-        ...(Object.keys(tables) as TableName[]).map(stackOutputs.table),
+        outputKeys.daqFunction,
+        outputKeys.daqDeadLetterQueue,
+        outputKeys.brokerId,
+        outputKeys.monitorApiUrl,
+        ...(Object.keys(tables) as TableName[]).map(outputKeys.table),
       ];
 
       // Act

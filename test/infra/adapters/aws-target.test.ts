@@ -9,18 +9,18 @@ import {
   explainAwsError,
   readDeployedStack,
   runOnAws,
-  stackOutputs,
 } from '#local/aws.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { outputKeys } from '../../../lib/outputs.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 
 const PREFIX = 'aws-target-';
 const outputs = (): { OutputKey: string; OutputValue: string }[] => [
-  { OutputKey: stackOutputs.daqFunction, OutputValue: 'SwfTestbed-DaqSimulator' },
-  { OutputKey: stackOutputs.brokerId, OutputValue: 'b-1234' },
+  { OutputKey: outputKeys.daqFunction, OutputValue: 'SwfTestbed-DaqSimulator' },
+  { OutputKey: outputKeys.brokerId, OutputValue: 'b-1234' },
   ...(Object.keys(tables) as TableName[]).map((t) => ({
-    OutputKey: stackOutputs.table(t),
+    OutputKey: outputKeys.table(t),
     OutputValue: `${PREFIX}${t}`,
   })),
 ];
