@@ -11,7 +11,9 @@ function pilotLauncher(env: NodeJS.ProcessEnv): Promise<PilotLauncher> {
     const ecs = ecsPilotLauncherFromEnv(env);
     if (ecs) return ecs;
     if (!env.TESTBED_STATE_DIR) {
-      throw new Error('no pilot launcher: set PILOT_CLUSTER (ECS tasks) or TESTBED_STATE_DIR (local processes)');
+      throw new Error(
+        'no pilot launcher: set PILOT_CLUSTER (ECS tasks) or TESTBED_STATE_DIR (local processes)',
+      );
     }
     // Imported on first use: the local launcher resolves tsx when it loads, which a Lambda bundle has not.
     const { localPilotLauncher } = await import('#local/pilot-launcher.ts');

@@ -27,8 +27,8 @@ import {
   verifyStf,
 } from '#stf/analysis.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
-import { localCopyOf } from '#stf/s3-store.ts';
 import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
+import { localCopyOf } from '#stf/s3-store.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
 export interface TransformerConfig {
@@ -353,7 +353,7 @@ class SliceTransformer implements Transformer {
     const url = typeof c.url === 'string' && c.url !== '' ? c.url : undefined;
     if (url) {
       if (url.startsWith('s3://')) return url;
-    if (url.startsWith('file:')) return fileURLToPath(url);
+      if (url.startsWith('file:')) return fileURLToPath(url);
       if (isAbsolute(url)) return url;
       if (!/^[a-z][a-z0-9+.-]*:/i.test(url))
         return this.config.stfStore ? join(this.config.stfStore, url) : url;
