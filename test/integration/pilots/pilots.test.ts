@@ -217,7 +217,7 @@ describe('Worker adjuster', () => {
     expect(await pilots(runId)).toEqual([]);
   });
 
-  it('works through its Lambda handler, and names the missing ECS launcher outside the local stack', async () => {
+  it('works through its Lambda handler, and says which launcher setting is missing outside the local stack', async () => {
     // Prepare
     const runId = String(nextRun++);
     Object.assign(process.env, {
@@ -240,15 +240,16 @@ describe('Worker adjuster', () => {
       };
       return mqEvent([toMqMessage(received)]);
     };
-    // Act
-    const outcome = await handler(event(adjusterWorker(runId, 1)));
+    // Act: the launcher is chosen once per process, and chosen again after a failure
     delete process.env.TESTBED_STATE_DIR;
     const withoutStack = await handler(event(adjusterWorker(runId, 1))).catch((e: Error) => e);
+    process.env.TESTBED_STATE_DIR = stateDir;
+    const outcome = await handler(event(adjusterWorker(runId, 1)));
     // Assess
+    expect(withoutStack).toBeInstanceOf(Error);
+    expect((withoutStack as Error).message).toMatch(/no pilot launcher: set PILOT_CLUSTER/);
     expect(outcome).toEqual({ accepted: 1, refused: 0 });
     expect((await pilots(runId)).map((p) => p.pilot_id)).toEqual([`${runId}-p01`]);
-    expect(withoutStack).toBeInstanceOf(Error);
-    expect((withoutStack as Error).message).toMatch(/ECS launcher not configured/);
   });
 });
 
