@@ -71,7 +71,10 @@ async function watchBroker(stack: StackConfig, watch: RunWatch): Promise<BrokerP
 export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; watch: RunWatch }> {
   const out = o.out ?? ((l: string) => console.log(l));
   await up(o.stack, (l) => out(l));
-  Object.assign(process.env, stackEnvironment(o.stack));
+  Object.assign(process.env, stackEnvironment(o.stack), {
+    // The DAQ simulator runs in this process: its log lines go where `testbed logs` reads them.
+    TESTBED_LOG_FILE: join(o.stack.stateDir, 'logs', 'daq-simulator.log'),
+  });
   const cfg = o.workflow;
   const expectedStfs = expectedStfCount(cfg);
   const expectedSlices = expectedStfs * cfg.promptProcessing.slices_per_stf;

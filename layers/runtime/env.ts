@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
@@ -29,7 +30,10 @@ export function environment(env: NodeJS.ProcessEnv = process.env): Promise<Envir
 }
 
 async function build(env: NodeJS.ProcessEnv): Promise<Environment> {
-  const log = createLogger({ service: env.AWS_LAMBDA_FUNCTION_NAME ?? 'testbed' });
+  // A process with a terminal of its own (the CLI running the DAQ simulator) logs to a file instead.
+  const file = env.TESTBED_LOG_FILE;
+  const write = file ? (line: string) => appendFileSync(file, `${line}\n`) : undefined;
+  const log = createLogger({ service: env.AWS_LAMBDA_FUNCTION_NAME ?? 'testbed' }, write);
   const broker = await connectBroker({
     url: required(env, 'BROKER_URL'),
     ...(await brokerCredentials(env)),
