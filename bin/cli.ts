@@ -1,25 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { down, resolveStack, type StackOverrides, status, up } from '#local/stack.ts';
 import { addMonitorCommands } from './monitor-commands.ts';
+import { stackOptions } from './options.ts';
 
 const program = new Command('testbed').description(
   'EIC streaming workflow testbed, prompt processing: the local stack and its runs',
 );
-
-const port = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('not a TCP port');
-  return n;
-};
-
-/** Options every command that touches the local stack takes. */
-function stackOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
-    .addOption(new Option('--stomp-port <port>', 'broker STOMP port (default 61613)').argParser(port))
-    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
-    .addOption(new Option('--api-port <port>', 'monitor API port (default 8642)').argParser(port));
-}
 
 const stackFrom = (o: StackOverrides) => resolveStack(o);
 

@@ -1,6 +1,7 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
 import type { StackOverrides } from '#local/stack.ts';
 import type { Monitor } from '#query/monitor.ts';
+import { stackOptions } from './options.ts';
 
 // The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
 // as a table or, with --json, as the query returned it (what the HTTP API and the MCP tools return too).
@@ -13,19 +14,9 @@ interface MonitorFlags extends StackOverrides {
   next?: string;
 }
 
-const port = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('not a TCP port');
-  return n;
-};
-
 /** Where the local stack is (as `testbed up` takes it), and JSON output. */
-function monitorOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
-    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
-    .option('--json', 'print JSON, as the HTTP API returns it');
-}
+const monitorOptions = (cmd: Command): Command =>
+  stackOptions(cmd).option('--json', 'print JSON, as the HTTP API returns it');
 
 /** Options of the list commands: whose records, how many, from where. */
 function listOptions(cmd: Command): Command {
@@ -134,54 +125,51 @@ export function addMonitorCommands(program: Command): void {
       .command('status')
       .description("the local stack's health and the latest executions, or one execution's workflow status")
       .argument('[execution]', 'an execution id: its workflow status'),
-  )
-    .addOption(new Option('--stomp-port <port>', 'broker STOMP port (default 61613)').argParser(port))
-    .addOption(new Option('--api-port <port>', 'monitor API port (default 8642)').argParser(port))
-    .action(async (execution: string | undefined, o: MonitorFlags) => {
-      if (execution !== undefined) {
-        const s = await withMonitor(o, (m) => m.execution({ execution_id: execution }));
-        if (o.json) console.log(JSON.stringify(s, null, 2));
-        else printWorkflowStatus(s);
-        return;
-      }
-      const { resolveStack, status } = await import('#local/stack.ts');
-      const services = await status(resolveStack(o));
-      const dynamoUp = services.find((r) => r.service === 'dynalite')?.healthy === true;
-      const executions = dynamoUp
-        ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
-        : [];
-      if (o.json) console.log(JSON.stringify({ services, executions }, null, 2));
-      else {
+  ).action(async (execution: string | undefined, o: MonitorFlags) => {
+    if (execution !== undefined) {
+      const s = await withMonitor(o, (m) => m.execution({ execution_id: execution }));
+      if (o.json) console.log(JSON.stringify(s, null, 2));
+      else printWorkflowStatus(s);
+      return;
+    }
+    const { resolveStack, status } = await import('#local/stack.ts');
+    const services = await status(resolveStack(o));
+    const dynamoUp = services.find((r) => r.service === 'dynalite')?.healthy === true;
+    const executions = dynamoUp
+      ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
+      : [];
+    if (o.json) console.log(JSON.stringify({ services, executions }, null, 2));
+    else {
+      console.log(
+        table(
+          services.map((r) => ({
+            service: r.service,
+            state: r.pid === undefined ? 'stopped' : r.healthy ? 'healthy' : 'unhealthy',
+            pid: r.pid,
+            address: r.address,
+          })),
+          ['service', 'state', 'pid', 'address'],
+        ),
+      );
+      if (dynamoUp) {
+        console.log('\nLatest executions');
         console.log(
-          table(
-            services.map((r) => ({
-              service: r.service,
-              state: r.pid === undefined ? 'stopped' : r.healthy ? 'healthy' : 'unhealthy',
-              pid: r.pid,
-              address: r.address,
-            })),
-            ['service', 'state', 'pid', 'address'],
-          ),
+          executions.length === 0
+            ? '(none yet: testbed run prompt_processing)'
+            : table(executions as unknown as Record<string, unknown>[], [
+                'execution_id',
+                'run_id',
+                'status',
+                'phase',
+                'stf_files',
+                'start_time',
+                'duration_seconds',
+              ]),
         );
-        if (dynamoUp) {
-          console.log('\nLatest executions');
-          console.log(
-            executions.length === 0
-              ? '(none yet: testbed run prompt_processing)'
-              : table(executions as unknown as Record<string, unknown>[], [
-                  'execution_id',
-                  'run_id',
-                  'status',
-                  'phase',
-                  'stf_files',
-                  'start_time',
-                  'duration_seconds',
-                ]),
-          );
-        }
       }
-      if (!services.every((r) => r.healthy)) process.exitCode = 1;
-    });
+    }
+    if (!services.every((r) => r.healthy)) process.exitCode = 1;
+  });
 
   listOptions(program.command('messages').description('messages the handlers took, newest first'))
     .option('--type <msg_type>', 'only this message type')
@@ -273,15 +261,14 @@ export function addMonitorCommands(program: Command): void {
     );
   });
 
-  program
-    .command('mcp')
-    .description(
-      'the MCP server on stdio: the monitor tools (swf_get_workflow_monitor, swf_list_*, panda_list_jobs)',
-    )
-    .addOption(new Option('--state-dir <dir>', 'state folder of the local stack').env('TESTBED_STATE_DIR'))
-    .addOption(new Option('--dynamodb-port <port>', 'dynalite port (default 4567)').argParser(port))
-    .action(async (o: StackOverrides) => {
-      const { serveMcp } = await import('#local/mcp.ts');
-      await serveMcp(o);
-    });
+  stackOptions(
+    program
+      .command('mcp')
+      .description(
+        'the MCP server on stdio: the monitor tools (swf_get_workflow_monitor, swf_list_*, panda_list_jobs)',
+      ),
+  ).action(async (o: StackOverrides) => {
+    const { serveMcp } = await import('#local/mcp.ts');
+    await serveMcp(o);
+  });
 }

@@ -5,7 +5,7 @@ import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -40,6 +40,23 @@ export interface HandlerFunctionProps {
   /** @default ARM_64 (cheaper per GB-second; the bundle is plain JavaScript) */
   readonly architecture?: Architecture;
 }
+
+/** How every function is bundled: minified ES modules for Node 22, by the esbuild on this machine. */
+export const bundling: BundlingOptions = {
+  // esbuild is a dev dependency: bundle on this machine, never in a Docker image.
+  forceDockerBundling: false,
+  format: OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  tsconfig: join(repoRoot, 'tsconfig.json'),
+  // The SDK is bundled, not taken from the runtime: the versions tested are the versions deployed.
+  externalModules: [],
+  // CommonJS dependencies (stompit) require Node built-ins, which an ES module has no `require` for.
+  banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+};
 
 /**
  * A handler of `functions/` as a Lambda function with the project's defaults baked in, once: Node 22 on arm64,
@@ -106,21 +123,7 @@ export class HandlerFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        // esbuild is a dev dependency: bundle on this machine, never in a Docker image.
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        tsconfig: join(repoRoot, 'tsconfig.json'),
-        // The SDK is bundled, not taken from the runtime: the versions tested are the versions deployed.
-        externalModules: [],
-        // CommonJS dependencies (stompit) require Node built-ins, which an ES module has no `require` for.
-        banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-      },
+      bundling,
     });
     this.functionLogGroup = logGroup;
     this.executionRole = role;

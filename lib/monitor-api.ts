@@ -3,10 +3,11 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type FunctionUrl, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { TableName } from '#tables/definitions.ts';
+import { bundling } from './handler-function.ts';
 import { suppress } from './nag.ts';
 import { repoRoot } from './paths.ts';
 
@@ -75,18 +76,7 @@ export class MonitorApi extends Construct {
         ),
         LOG_GROUPS: logGroups.map((g) => g.logGroupName).join(','),
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        tsconfig: join(repoRoot, 'tsconfig.json'),
-        externalModules: [],
-        banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-      },
+      bundling,
     });
     for (const table of Object.values(props.tables) as ITable[]) table.grantReadData(this.function);
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });

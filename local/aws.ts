@@ -5,12 +5,12 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeBrokerCommand, MqClient } from '@aws-sdk/client-mq';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import cliProgress from 'cli-progress';
 import type { WorkflowConfig } from '#config/workflow.ts';
 import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 import { outputKeys } from '../lib/outputs.ts';
+import { runProgress } from './progress.ts';
 import { expectedStfCount, summary } from './run.ts';
 
 /** The stack `npx cdk deploy` creates unless `-c stackName=…` says otherwise. */
@@ -259,14 +259,7 @@ export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; c
   const runId = await findRunId(stack, requestId, clients.db);
   out(`run ${runId} started on stack ${stack.name}`);
 
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        { format: ' {label} |{bar}| {value}/{total}', hideCursor: true, clearOnComplete: false },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  const stfBar = bars?.create(expectedStfs, 0, { label: 'STFs generated' });
-  const sliceBar = bars?.create(expectedSlices, 0, { label: 'slices done   ' });
+  const progress = runProgress(expectedStfs, expectedSlices);
   const doc = documents(clients.db);
   let completed = false;
   try {
@@ -282,9 +275,8 @@ export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; c
         countOf(clients.db, stack.tableNames.stfs, runId),
         countOf(clients.db, stack.tableNames.slices, runId),
       ]);
-      stfBar?.update(stfs);
-      sliceBar?.update(slices);
-      if (!bars && Date.now() - lastLine >= 5000) {
+      progress.update(stfs, slices);
+      if (!progress.shown && Date.now() - lastLine >= 5000) {
         out(`  STFs ${stfs}/${expectedStfs}, slices ${slices}/${expectedSlices}`);
         lastLine = Date.now();
       }
@@ -310,7 +302,7 @@ export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; c
       await sleep(pollS);
     }
   } finally {
-    bars?.stop();
+    progress.stop();
   }
   const report = reportRun(runId, await readRun(clients.db, stack.tableNames, runId));
   const seen = await messagesOf(clients.db, stack.tableNames.messages, runId);

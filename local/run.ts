@@ -2,7 +2,6 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import cliProgress from 'cli-progress';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
@@ -11,6 +10,7 @@ import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
+import { runProgress } from './progress.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
 import { projectRoot } from './state.ts';
 
@@ -79,20 +79,12 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   const expectedStfs = expectedStfCount(cfg);
   const expectedSlices = expectedStfs * cfg.promptProcessing.slices_per_stf;
 
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        { format: ' {label} |{bar}| {value}/{total}', hideCursor: true, clearOnComplete: false },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  const stfBar = bars?.create(expectedStfs, 0, { label: 'STFs generated' });
-  const sliceBar = bars?.create(expectedSlices, 0, { label: 'slices done   ' });
+  const progress = runProgress(expectedStfs, expectedSlices);
   const watch = new RunWatch(cfg.testbed.namespace, () => {
-    stfBar?.update(watch.count('stf_gen'));
-    sliceBar?.update(watch.count('slice_result'));
+    progress.update(watch.count('stf_gen'), watch.count('slice_result'));
   });
   const monitor = await watchBroker(o.stack, watch);
-  const ticker = bars
+  const ticker = progress.shown
     ? undefined
     : setInterval(
         () =>
@@ -109,12 +101,12 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
     const started = Date.now();
     const result = (await daq.handler({ workflow: cfg, user: userInfo().username })) as { run_id: string };
     const completed = await waitForCompletion(result.run_id, (o.drainTimeoutS ?? 120) * 1000);
-    bars?.stop();
+    progress.stop();
     const report = reportRun(result.run_id, await readRun(dynamoClient(), tableNames(), result.run_id));
     out(summary(report, watch, (Date.now() - started) / 1000, completed));
     return { report, watch };
   } finally {
-    bars?.stop();
+    progress.stop();
     clearInterval(ticker);
     await Promise.all([monitor.close(), closeEnvironment()]);
   }

@@ -151,11 +151,11 @@ describe('the monitor faces after a local run', () => {
     expect((status.executions as { execution_id: string }[])[0]?.execution_id).toBe(executionId);
   });
 
-  it("finds the run's handler and pilot log lines by execution", async () => {
+  it("finds the run's DAQ simulator, handler and pilot log lines by execution", async () => {
     // Act
     const logs = await cli('logs', '--execution', executionId, '--limit', '1000');
     // Assess
     const sources = new Set(logs.items?.map((l) => String(l.source).split('/')[0]));
-    expect(sources).toEqual(new Set(['runner.log', 'pilots']));
+    expect(sources).toEqual(new Set(['daq-simulator.log', 'runner.log', 'pilots']));
   });
 });

@@ -1,0 +1,26 @@
+import cliProgress from 'cli-progress';
+
+/** The run's two progress bars on a terminal; nothing when output goes to a file or a pipe. */
+export interface RunProgress {
+  update(stfs: number, slices: number): void;
+  stop(): void;
+  readonly shown: boolean;
+}
+
+export function runProgress(expectedStfs: number, expectedSlices: number): RunProgress {
+  if (!process.stderr.isTTY) return { update() {}, stop() {}, shown: false };
+  const bars = new cliProgress.MultiBar(
+    { format: ' {label} |{bar}| {value}/{total}', hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  const stfBar = bars.create(expectedStfs, 0, { label: 'STFs generated' });
+  const sliceBar = bars.create(expectedSlices, 0, { label: 'slices done   ' });
+  return {
+    update(stfs, slices) {
+      stfBar.update(stfs);
+      sliceBar.update(slices);
+    },
+    stop: () => bars.stop(),
+    shown: true,
+  };
+}
