@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { down, resolveStack, type StackOverrides, status, up } from '#local/stack.ts';
+import { addDlqCommands } from './dlq-commands.ts';
 import { addMonitorCommands } from './monitor-commands.ts';
 import { stackOptions } from './options.ts';
 
@@ -121,6 +122,7 @@ function printStatus(rows: Awaited<ReturnType<typeof status>>) {
 }
 
 addMonitorCommands(program);
+addDlqCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`testbed: ${error instanceof Error ? error.message : String(error)}`);

@@ -30,6 +30,11 @@ export interface SubscribeOptions {
   readonly ack: 'auto' | 'client-individual';
   /** Unacked messages the broker lets this consumer hold (`activemq.prefetchSize`). @default the broker's (1000 for queues) */
   readonly prefetch?: number;
+  /**
+   * Browse a queue instead of consuming it (ActiveMQ's `browser: true`): the messages stay on the queue, and
+   * after the last one the broker sends one more, with the header `browser: end` and no body. Use `ack: 'auto'`.
+   */
+  readonly browse?: boolean;
 }
 
 export interface ReceivedMessage {
@@ -46,6 +51,15 @@ export interface ReceivedMessage {
    * later and finally parks it in `DLQ.<queue>`. A no-op in `auto` mode and once its connection is gone.
    */
   nack(): void;
+  /**
+   * Publishes a persistent message and acknowledges this one in one broker transaction, sent in one TCP
+   * write: the broker stores the message and takes the ack together or not at all (a connection lost
+   * before COMMIT rolls both back, and the message is redelivered). Resolves on the COMMIT's receipt;
+   * rejects if the broker refuses it or the connection goes first, and never re-sends (the ack belongs to
+   * the connection the message came on). One round trip where `publish` then `ack` take two. Optional:
+   * a port without it is used with `publish` and then `ack`.
+   */
+  publishAndAck?(destination: string, body: string, headers?: Record<string, string>): Promise<void>;
 }
 
 export interface Subscription {

@@ -3,7 +3,7 @@ import { ContractError, decodeMessage, type Message, type MsgType } from '#contr
 import type { Logger } from './log.ts';
 import { recordMessages, type TakenMessage } from './message-log.ts';
 import { type MqEvent, messageBody } from './mq-event.ts';
-import { park } from './park.ts';
+import { park, type Refusal } from './park.ts';
 
 /** What every handler needs from its surroundings; the domain function gets more (tables, stores). */
 export interface HandlerDeps {
@@ -32,7 +32,7 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
     const d = await deps();
     const accepted: Message<T>[] = [];
     const taken: TakenMessage[] = [];
-    let refused = 0;
+    const refusals: Refusal[] = [];
     for (const m of event.messages) {
       try {
         const msg = decodeMessage(messageBody(m), { headers: m.properties, receivedAt: m.timestamp });
@@ -43,7 +43,7 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
       } catch (error) {
         if (!(error instanceof ContractError)) throw error;
         taken.push({ m, refused: error.reason });
-        await park(d.broker, d.log, {
+        refusals.push({
           queue: m.destination.physicalName,
           body: messageBody(m).toString('utf8'),
           headers: m.properties,
@@ -51,13 +51,14 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
           handler: msgType,
           messageId: m.messageID,
         });
-        refused++;
       }
     }
     // Recorded for the monitor beside the handling, which its failure never stops (see recordMessages).
     const recording = recordMessages(d, msgType, taken);
     if (accepted.length > 0) await handle(accepted, d).finally(() => recording);
     await recording;
-    return { accepted: accepted.length, refused };
+    // Parked only once the batch has succeeded: a failed batch comes back whole, refusals with it.
+    for (const r of refusals) await park(d.broker, d.log, r);
+    return { accepted: accepted.length, refused: refusals.length };
   };
 }

@@ -18,6 +18,8 @@ export async function park(broker: BrokerPort, log: Logger, r: Refusal): Promise
   const dlq = `/queue/DLQ.${r.queue}`;
   await broker.publish(dlq, r.body, {
     ...r.headers,
+    // A parked message waits for a person: it must not expire like the message it was.
+    expires: '0',
     dlq_reason: r.reason.slice(0, 1000),
     dlq_original_destination: r.queue,
     dlq_handler: r.handler,
