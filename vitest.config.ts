@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The soak takes minutes and measures memory: `npm run test:chaos` runs it alone (vitest.chaos.config.ts).
+    exclude: [...configDefaults.exclude, 'test/chaos/soak.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     // Integration tests start real brokers (a JVM each): keep them few at a time on a 2-core machine.
     maxWorkers: 2,

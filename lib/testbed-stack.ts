@@ -6,6 +6,7 @@ import { Handlers } from './handlers.ts';
 import { MonitorApi } from './monitor-api.ts';
 import { Network } from './network.ts';
 import { outputKeys } from './outputs.ts';
+import { PilotWatchdog } from './pilot-watchdog.ts';
 import { Pilots } from './pilots.ts';
 import { StfBucket } from './stf-bucket.ts';
 import { Tables } from './tables.ts';
@@ -50,6 +51,7 @@ export class TestbedStack extends Stack {
   public readonly pilots: Pilots;
   public readonly handlers: Handlers;
   public readonly monitor: MonitorApi;
+  public readonly pilotWatchdog: PilotWatchdog;
 
   constructor(scope: Construct, id: string, props: TestbedStackProps = {}) {
     super(scope, id, {
@@ -89,11 +91,18 @@ export class TestbedStack extends Stack {
     // Lambda's MQ pollers run with the broker's security group and call Lambda, STS and Secrets Manager.
     this.network.allowEndpointsFrom(this.broker, 'Lambda MQ pollers');
 
+    this.pilotWatchdog = new PilotWatchdog(this, 'PilotWatchdog', {
+      vpc,
+      securityGroup: this.handlers.securityGroup,
+      tables: this.tables,
+      pilots: this.pilots,
+    });
     this.monitor = new MonitorApi(this, 'Monitor', {
       tables: this.tables.byName,
       logGroups: [
         ...Object.values(this.handlers.functions).map((f) => f.functionLogGroup),
         this.handlers.daqSimulator.functionLogGroup,
+        this.pilotWatchdog.function.functionLogGroup,
         this.pilots.logGroup,
       ],
     });

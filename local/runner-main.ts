@@ -2,8 +2,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { watchPilots } from '#domain/pilot-watchdog.ts';
 import { routes } from '#routes/route-table.ts';
 import { environment } from '#runtime/env.ts';
+import { localPilotLauncher } from './pilot-launcher.ts';
 import { type MqHandler, startRunner } from './runner.ts';
 import { runnerReadyFile } from './stack.ts';
 import { projectRoot } from './state.ts';
@@ -24,6 +26,7 @@ const runner = await startRunner({
   },
   log: (record) => log.info(String(record.msg ?? ''), record),
 });
+const stopWatchdog = startWatchdog();
 writeFileSync(runnerReadyFile(env.env.TESTBED_STATE_DIR ?? '.'), String(process.pid));
 log.info('runner ready', { handlers: available.map((r) => r.handler) });
 
@@ -32,9 +35,42 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
+    await stopWatchdog();
     await runner.stop();
     await env.broker.close();
     log.info('runner stopped', { ...runner.stats });
     process.exit(0);
   });
+}
+
+/**
+ * The pilot watchdog, which a schedule invokes in AWS: every few seconds here (TESTBED_WATCHDOG_INTERVAL_S,
+ * 0 turns it off), one pass at a time, so lost pilots are replaced while a short local run still goes on.
+ * Returns what stops it, after the pass under way.
+ */
+function startWatchdog(): () => Promise<void> {
+  const seconds = Number(env.env.TESTBED_WATCHDOG_INTERVAL_S ?? 2);
+  const stateDir = env.env.TESTBED_STATE_DIR;
+  if (!stateDir || !(seconds > 0)) return async () => {};
+  const deps = {
+    db: env.db,
+    tableNames: env.tableNames,
+    log: env.log.child({ service: 'pilot-watchdog' }),
+    launcher: localPilotLauncher({ stateDir, env: env.env }),
+  };
+  let pass: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    pass ??= watchPilots(deps)
+      .then(
+        () => {},
+        (error: Error) => deps.log.error('watchdog pass failed', { error: error.message }),
+      )
+      .finally(() => {
+        pass = undefined;
+      });
+  }, seconds * 1000);
+  return async () => {
+    clearInterval(timer);
+    await pass;
+  };
 }

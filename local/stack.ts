@@ -161,6 +161,8 @@ async function startApi(s: StackConfig): Promise<void> {
 export async function down(s: StackConfig): Promise<string[]> {
   const stopped: string[] = [];
   if (await stopDaemon(apiDaemon(s.stateDir), 5_000)) stopped.push('api');
+  // The runner first: its worker adjuster and watchdog would start pilots again for a run still open.
+  if (await stopDaemon(runnerDaemon(s.stateDir))) stopped.push('runner');
   const pilotsDir = join(s.stateDir, 'run', 'pilots');
   if (existsSync(pilotsDir)) {
     const { readdirSync } = await import('node:fs');
@@ -169,7 +171,6 @@ export async function down(s: StackConfig): Promise<string[]> {
       if (await stopDaemon(pilot, 5_000)) stopped.push(`pilot ${f.replace(/\.pid$/, '')}`);
     }
   }
-  if (await stopDaemon(runnerDaemon(s.stateDir))) stopped.push('runner');
   const [b, d] = await Promise.all([stopBroker(s.stateDir), stopDynalite(s.stateDir)]);
   if (b) stopped.push('broker');
   if (d) stopped.push('dynalite');

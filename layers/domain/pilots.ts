@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '#contract/messages.ts';
+import { nowTimestamp } from '#contract/timestamps.ts';
+import type { Logger } from '#runtime/log.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
@@ -52,6 +54,11 @@ export interface PilotRecord {
   readonly ended_at?: string;
   readonly slices_done?: number;
   readonly attempts?: number;
+  /**
+   * When the worker adjuster or the watchdog gave this attempt up as lost. Kept when a late transformer_end
+   * turns the pilot 'ended', so the watchdog still knows the slot wants a new attempt; a new attempt clears it.
+   */
+  readonly lost_at?: string;
 }
 
 /** Transformer settings when neither the message nor the run's config gives them. */
@@ -60,6 +67,9 @@ export const pilotDefaults = {
   heartbeat_interval: 5,
   transformer_idle_timeout: 60,
 };
+
+/** Attempts per pilot slot at most, as PanDA's maxAttempt: a pilot that keeps dying is not restarted forever. */
+export const MAX_PILOT_ATTEMPTS = 3;
 
 /** `<run_id>-p<slot:02d>` */
 export const pilotIdFor = (runId: string, slot: number): string =>
@@ -78,7 +88,8 @@ export interface AdjustOutcome {
  * The worker adjuster (Harvester's part): makes a run's live pilots match `num_workers`. Slots 1..N hold
  * pilots `<run>-p01`..; a slot whose pilot is live (recorded requested/running and alive by the launcher) is
  * left alone, any other is (re)started after claiming it with a conditional write on `attempts`, so a
- * duplicate adjuster_worker starts nothing. Pilots above N are stopped, or marked lost if already gone.
+ * duplicate adjuster_worker starts nothing, and at most MAX_PILOT_ATTEMPTS times. Pilots above N are stopped,
+ * or marked lost if already gone.
  * A run whose task is closed gets no new pilots: a late or reordered adjuster_worker then only stops.
  */
 export async function adjustWorkers(
@@ -134,45 +145,18 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
       outcome.kept.push(pilotId);
       return;
     }
-    const attempt = (record?.attempts ?? 0) + 1;
-    const claimed = await conditional(
-      doc.send(
-        new UpdateCommand({
-          TableName: deps.tableNames.pilots,
-          Key: { run_id: runId, pilot_id: pilotId },
-          // A fresh attempt: what the previous one reported no longer describes the pilot.
-          UpdateExpression:
-            'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
-            (taskId !== undefined ? ', task_id = :task_id' : '') +
-            ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done',
-          ConditionExpression:
-            record?.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':requested': 'requested',
-            ':slot': slot,
-            ':requested_at': msg.content.requested_at,
-            ':attempt': attempt,
-            ...(taskId !== undefined && { ':task_id': taskId }),
-            ...(record?.attempts !== undefined && { ':seen': record.attempts }),
-          },
-        }),
-      ),
-    );
-    if (!claimed) {
-      log.info('another adjuster claimed the slot first', { pilot_id: pilotId });
-      return;
-    }
-    const { pid } = await deps.launcher.start({
+    const started = await startInSlot(deps, {
       runId,
-      pilotId,
-      ...(taskId !== undefined && { taskId }),
+      slot,
+      record,
+      requestedAt: msg.content.requested_at,
+      taskId,
       namespace,
-      env: { ...env, PILOT_ATTEMPT: String(attempt) },
+      env,
       resources,
+      log,
     });
-    log.info('pilot started', { pilot_id: pilotId, attempt, pid });
-    outcome.started.push(pilotId);
+    if (started) outcome.started.push(pilotId);
   };
 
   const retire = async (record: PilotRecord): Promise<void> => {
@@ -184,26 +168,7 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
       return;
     }
     // Gone without a transformer_end (yet): a late transformer_end still turns it into 'ended'.
-    const marked = await conditional(
-      doc.send(
-        new UpdateCommand({
-          TableName: deps.tableNames.pilots,
-          Key: { run_id: runId, pilot_id: record.pilot_id },
-          UpdateExpression: 'SET #state = :lost',
-          ConditionExpression:
-            '#state IN (:requested, :running) AND ' +
-            (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':lost': 'lost',
-            ':requested': 'requested',
-            ':running': 'running',
-            ...(record.attempts !== undefined && { ':seen': record.attempts }),
-          },
-        }),
-      ),
-    );
-    if (marked) outcome.lost.push(record.pilot_id);
+    if (await markLost(deps, record)) outcome.lost.push(record.pilot_id);
   };
 
   const surplus = pilotItems.filter((p) => p.slot !== undefined && p.slot > numWorkers);
@@ -211,7 +176,10 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
   return outcome;
 }
 
-async function queryPilots(deps: PilotTableDeps, runId: string): Promise<PilotRecord[]> {
+export async function queryPilots(
+  deps: Pick<PilotTableDeps, 'db' | 'tableNames'>,
+  runId: string,
+): Promise<PilotRecord[]> {
   const doc = documents(deps.db);
   const items: PilotRecord[] = [];
   let start: Record<string, unknown> | undefined;
@@ -231,7 +199,117 @@ async function queryPilots(deps: PilotTableDeps, runId: string): Promise<PilotRe
   return items;
 }
 
-const isLiveState = (s: PilotState | undefined): boolean => s === 'requested' || s === 'running';
+export const isLiveState = (s: PilotState | undefined): boolean => s === 'requested' || s === 'running';
+
+/** What claiming a slot and starting its pilot needs: the tables and a launcher, no broker. */
+export interface PilotSlotDeps {
+  readonly db: DynamoDBClient;
+  readonly tableNames: Readonly<Record<TableName, string>>;
+  readonly log: Logger;
+  readonly launcher: PilotLauncher;
+}
+
+export interface SlotStart {
+  readonly runId: string;
+  readonly slot: number;
+  /** The slot's pilots item as read: its `attempts` is what the claim expects to find. */
+  readonly record: PilotRecord | undefined;
+  readonly requestedAt: string;
+  readonly taskId: number | undefined;
+  readonly namespace: string;
+  /** SLICE_PROCESSING_TIME, HEARTBEAT_INTERVAL, IDLE_TIMEOUT; PILOT_ATTEMPT is added here. */
+  readonly env: Record<string, string>;
+  readonly resources?: PilotSpec['resources'];
+  readonly log: Logger;
+}
+
+/**
+ * (Re)starts a slot's pilot as attempt `attempts + 1`, after claiming the slot with a conditional write on
+ * `attempts`: of adjusters and watchdogs racing for one slot only one starts a pilot. A slot that has had
+ * MAX_PILOT_ATTEMPTS attempts is not started again. Returns whether a pilot was started.
+ */
+export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<boolean> {
+  const doc = documents(deps.db);
+  const pilotId = pilotIdFor(s.runId, s.slot);
+  const seen = s.record?.attempts;
+  if ((seen ?? 0) >= MAX_PILOT_ATTEMPTS) {
+    s.log.warn('pilot slot has had all its attempts: not started again', {
+      pilot_id: pilotId,
+      attempts: seen,
+    });
+    return false;
+  }
+  const attempt = (seen ?? 0) + 1;
+  const claimed = await conditional(
+    doc.send(
+      new UpdateCommand({
+        TableName: deps.tableNames.pilots,
+        Key: { run_id: s.runId, pilot_id: pilotId },
+        // A fresh attempt: what the previous one reported no longer describes the pilot.
+        UpdateExpression:
+          'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
+          (s.taskId !== undefined ? ', task_id = :task_id' : '') +
+          ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done, lost_at',
+        ConditionExpression: seen === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':requested': 'requested',
+          ':slot': s.slot,
+          ':requested_at': s.requestedAt,
+          ':attempt': attempt,
+          ...(s.taskId !== undefined && { ':task_id': s.taskId }),
+          ...(seen !== undefined && { ':seen': seen }),
+        },
+      }),
+    ),
+  );
+  if (!claimed) {
+    s.log.info('another adjuster or watchdog claimed the slot first', { pilot_id: pilotId });
+    return false;
+  }
+  const { pid } = await deps.launcher.start({
+    runId: s.runId,
+    pilotId,
+    ...(s.taskId !== undefined && { taskId: s.taskId }),
+    namespace: s.namespace,
+    env: { ...s.env, PILOT_ATTEMPT: String(attempt) },
+    ...(s.resources && { resources: s.resources }),
+  });
+  s.log.info('pilot started', { pilot_id: pilotId, attempt, pid });
+  return true;
+}
+
+/**
+ * Marks a live (requested or running) pilot 'lost' (and when: `lost_at`), if its record is still the attempt
+ * that was read: a transformer_end recorded meanwhile, or a newer attempt, wins. A late transformer_end of
+ * this attempt still turns it into 'ended'. Returns whether it was marked.
+ */
+export async function markLost(
+  deps: Pick<PilotSlotDeps, 'db' | 'tableNames'>,
+  record: PilotRecord,
+  at: string = nowTimestamp(),
+): Promise<boolean> {
+  return conditional(
+    documents(deps.db).send(
+      new UpdateCommand({
+        TableName: deps.tableNames.pilots,
+        Key: { run_id: record.run_id, pilot_id: record.pilot_id },
+        UpdateExpression: 'SET #state = :lost, lost_at = :at',
+        ConditionExpression:
+          '#state IN (:requested, :running) AND ' +
+          (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':lost': 'lost',
+          ':at': at,
+          ':requested': 'requested',
+          ':running': 'running',
+          ...(record.attempts !== undefined && { ':seen': record.attempts }),
+        },
+      }),
+    ),
+  );
+}
 
 // --- transformer lifecycle records -------------------------------------------------------------
 

@@ -1,0 +1,272 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
+import { documents } from '#tables/documents.ts';
+import type { RunConfig } from './deps.ts';
+import {
+  isLiveState,
+  MAX_PILOT_ATTEMPTS,
+  markLost,
+  type PilotRecord,
+  type PilotSlotDeps,
+  pilotDefaults,
+  queryPilots,
+  startInSlot,
+} from './pilots.ts';
+
+/** A pilot silent for this many heartbeat intervals is lost, whether or not its process still runs. */
+export const LOST_AFTER_INTERVALS = 3;
+
+export interface WatchdogDeps extends PilotSlotDeps {
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** How long a pilot found gone is given for its transformer_end to be recorded. @default a second */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface WatchdogOptions {
+  /** Only this run; otherwise every run not completed whose task is open. */
+  readonly runId?: string;
+  /**
+   * A pilot found gone is judged again after this pause: one that ended cleanly has sent transformer_end
+   * before exiting, and the pause lets that be recorded first. @default 1000
+   */
+  readonly confirmGoneMs?: number;
+  /** A requested pilot neither gone nor started after this long is lost (a container stuck starting). @default 300 */
+  readonly startTimeoutS?: number;
+  /** A requested pilot the launcher does not know yet is given this long to appear. @default 10 */
+  readonly startGraceS?: number;
+  /** A pilot silent for longer is not replaced any more: its run was abandoned (a stack stopped mid-run). @default 3600 */
+  readonly abandonAfterS?: number;
+}
+
+export interface WatchOutcome {
+  readonly runId: string;
+  /** Marked 'lost' by this pass. */
+  readonly lost: string[];
+  /** Started again in their slot (a new attempt). */
+  readonly replaced: string[];
+  /** Lost with every attempt spent: left lost. */
+  readonly exhausted: string[];
+  /** Lost but still running (silent, hung): asked to stop; replaced once gone. */
+  readonly stopping: string[];
+}
+
+/** The runs item attributes the watchdog reads. */
+interface OpenRun {
+  readonly run_id: string;
+  readonly namespace?: string;
+  readonly task_id?: number;
+  readonly config?: RunConfig;
+}
+
+/**
+ * The pilot watchdog (what Harvester's monitor does for PanDA's workers): finds pilots of runs still
+ * being processed (not completed, task open) that are lost, marks them 'lost' and starts a new attempt in
+ * their slot, MAX_PILOT_ATTEMPTS per slot at most. A pilot is lost when the launcher no longer knows it (its
+ * process or container is gone) without a transformer_end, or when it is silent (no heartbeat, else no
+ * start) for LOST_AFTER_INTERVALS heartbeat intervals; a lost pilot still running is asked to stop first.
+ * Silence counts only while some pilot's heartbeats still arrive: when every pilot is silent at once, the
+ * message path (broker, handlers) is down, not the pilots, and stopping them all would only stall the runs.
+ * Every write is conditional on the attempt read, so overlapping passes, or a pass racing the worker
+ * adjuster, start one pilot per slot. Runs as a scheduled function in AWS, on a timer in the local runner.
+ */
+export async function watchPilots(deps: WatchdogDeps, o: WatchdogOptions = {}): Promise<WatchOutcome[]> {
+  const now = deps.now ?? Date.now;
+  const runs = await Promise.all(
+    (await openRuns(deps, o.runId)).map(async (run) => ({
+      run,
+      pilots: await queryPilots(deps, run.run_id),
+    })),
+  );
+  const heard = runs.some(({ run, pilots }) =>
+    pilots.some((p) => p.state === 'running' && silentS(p, now()) <= LOST_AFTER_INTERVALS * intervalOf(run)),
+  );
+  const outcomes: WatchOutcome[] = [];
+  for (const { run, pilots } of runs) outcomes.push(await watchRun(deps, run, pilots, heard, o));
+  return outcomes.filter(
+    (x) => x.lost.length + x.replaced.length + x.exhausted.length + x.stopping.length > 0,
+  );
+}
+
+/** Seconds since the pilot's last sign of life: its newest heartbeat, else its start, else its request. */
+function silentS(p: PilotRecord, nowMs: number): number {
+  const sign = p.last_heartbeat_at ?? p.started_at ?? p.requested_at;
+  return sign === undefined ? Number.POSITIVE_INFINITY : nowMs / 1000 - toEpochMicros(sign) / 1e6;
+}
+
+function settingOf(run: OpenRun, key: keyof typeof pilotDefaults): number {
+  const v = run.config?.[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : pilotDefaults[key];
+}
+
+const intervalOf = (run: OpenRun): number => {
+  const s = settingOf(run, 'heartbeat_interval');
+  return s > 0 ? s : pilotDefaults.heartbeat_interval;
+};
+
+async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<OpenRun[]> {
+  const doc = documents(deps.db);
+  const runs: OpenRun[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    // Runs are few (one per execution): a Scan per pass is cheaper than keeping an index of open ones.
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: deps.tableNames.runs,
+        ProjectionExpression: 'run_id, #namespace, task_id, config',
+        FilterExpression:
+          'attribute_exists(task_id) AND attribute_not_exists(completion) AND ' +
+          '(attribute_not_exists(task_state) OR task_state <> :closed)' +
+          (runId === undefined ? '' : ' AND run_id = :run'),
+        ExpressionAttributeNames: { '#namespace': 'namespace' },
+        ExpressionAttributeValues: { ':closed': 'closed', ...(runId !== undefined && { ':run': runId }) },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    runs.push(...((page.Items ?? []) as OpenRun[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return runs;
+}
+
+type Verdict = 'fine' | 'silent' | 'gone' | 'stuck';
+
+/** Lost, or lost and then ended (a pilot stopped for its silence still drains and sends transformer_end). */
+const givenUp = (p: PilotRecord): boolean =>
+  p.state === 'lost' || (p.state === 'ended' && p.lost_at !== undefined);
+
+async function watchRun(
+  deps: WatchdogDeps,
+  run: OpenRun,
+  recorded: PilotRecord[],
+  heard: boolean,
+  o: WatchdogOptions,
+): Promise<WatchOutcome> {
+  const runId = run.run_id;
+  const outcome: WatchOutcome = { runId, lost: [], replaced: [], exhausted: [], stopping: [] };
+  const log = deps.log.child({ service: 'pilot-watchdog', run_id: runId });
+  const intervalS = intervalOf(run);
+  // Slots above the run's target were scaled away on purpose: nothing to replace there.
+  const target = run.config?.target_worker_count;
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const silentLimit = LOST_AFTER_INTERVALS * intervalS;
+  let warned = false;
+  const unheard = (p: PilotRecord): Verdict => {
+    if (heard) return p.state === 'running' ? 'silent' : 'stuck';
+    if (!warned) {
+      warned = true;
+      log.warn('every pilot is silent: the broker or the handlers are suspected, not the pilots', {
+        pilot_id: p.pilot_id,
+        silent_s: Math.round(silentS(p, now())),
+      });
+    }
+    return 'fine';
+  };
+
+  const judge = async (p: PilotRecord): Promise<{ verdict: Verdict; alive: boolean }> => {
+    const alive = await deps.launcher.isAlive(runId, p.pilot_id);
+    const silent = silentS(p, now());
+    if (p.state === 'running') {
+      if (!alive) return { verdict: 'gone', alive };
+      return { verdict: silent > silentLimit ? unheard(p) : 'fine', alive };
+    }
+    // Requested: the launcher may not show it for a moment after the claim; a container takes time to start.
+    if (!alive && silent > (o.startGraceS ?? 10)) return { verdict: 'gone', alive };
+    if (silent > Math.max(o.startTimeoutS ?? 300, silentLimit)) return { verdict: unheard(p), alive };
+    return { verdict: 'fine', alive };
+  };
+
+  let pilots = recorded;
+  let suspects = false;
+  for (const p of pilots) {
+    if (isLiveState(p.state) && (await judge(p)).verdict === 'gone') suspects = true;
+  }
+  if (suspects) {
+    // A clean exit sends transformer_end first: give its handler a moment, then read the records again.
+    await sleep(o.confirmGoneMs ?? 1000);
+    pilots = await queryPilots(deps, runId);
+  }
+
+  for (const p of pilots) {
+    if (p.slot === undefined || (target !== undefined && p.slot > target)) continue;
+    let alive: boolean | undefined;
+    if (isLiveState(p.state)) {
+      const j = await judge(p);
+      if (j.verdict === 'fine') continue;
+      if (!(await markLost(deps, p, fromEpochMicros(Math.round(now() * 1000))))) continue;
+      alive = j.alive;
+      outcome.lost.push(p.pilot_id);
+      log.warn('pilot lost', {
+        pilot_id: p.pilot_id,
+        slot: p.slot,
+        attempts: p.attempts,
+        why: j.verdict,
+        silent_s: Math.round(silentS(p, now()) * 10) / 10,
+        recorded_state: p.state,
+      });
+    } else if (!givenUp(p)) {
+      continue;
+    }
+    await replace(deps, run, { ...p, state: 'lost' }, alive, outcome, log, {
+      silentS: silentS(p, now()),
+      abandonAfterS: o.abandonAfterS ?? 3600,
+      env: {
+        SLICE_PROCESSING_TIME: String(settingOf(run, 'slice_processing_time')),
+        HEARTBEAT_INTERVAL: String(settingOf(run, 'heartbeat_interval')),
+        IDLE_TIMEOUT: String(settingOf(run, 'transformer_idle_timeout')),
+      },
+    });
+  }
+  return outcome;
+}
+
+async function replace(
+  deps: WatchdogDeps,
+  run: OpenRun,
+  p: PilotRecord,
+  knownAlive: boolean | undefined,
+  outcome: WatchOutcome,
+  log: WatchdogDeps['log'],
+  o: { silentS: number; abandonAfterS: number; env: Record<string, string> },
+): Promise<void> {
+  if ((p.attempts ?? 0) >= MAX_PILOT_ATTEMPTS) {
+    // Reported once, when it is marked lost; later passes leave the slot quietly.
+    if (outcome.lost.includes(p.pilot_id)) {
+      outcome.exhausted.push(p.pilot_id);
+      log.warn('pilot slot has had all its attempts: left lost', {
+        pilot_id: p.pilot_id,
+        attempts: p.attempts,
+      });
+    }
+    return;
+  }
+  if (o.silentS > o.abandonAfterS) return;
+  const alive = knownAlive ?? (await deps.launcher.isAlive(run.run_id, p.pilot_id));
+  if (alive) {
+    // Silent but running (hung, or cut off from the broker): one id runs once, so it must go first. A
+    // second SIGTERM (the next pass) is fatal to a transformer; ECS follows its StopTask with SIGKILL.
+    await deps.launcher.stop(run.run_id, p.pilot_id);
+    outcome.stopping.push(p.pilot_id);
+    log.info('lost pilot still running: asked to stop before it is replaced', { pilot_id: p.pilot_id });
+    return;
+  }
+  const started = await startInSlot(deps, {
+    runId: run.run_id,
+    slot: p.slot as number,
+    record: p,
+    requestedAt: fromEpochMicros(Math.round((deps.now ?? Date.now)() * 1000)),
+    taskId: run.task_id,
+    namespace: run.namespace ?? '',
+    env: o.env,
+    ...(typeof run.config?.num_cores_per_worker === 'number' && {
+      resources: {
+        cores: run.config.num_cores_per_worker,
+        ramPerCoreMb: run.config.num_ram_per_core ?? 2000,
+      },
+    }),
+    log,
+  });
+  if (started) outcome.replaced.push(p.pilot_id);
+}
