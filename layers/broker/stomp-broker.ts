@@ -224,6 +224,7 @@ class StompBroker implements BrokerPort {
     const headers: Record<string, string> = { destination, id, ack: options.ack };
     if (options.selector) headers.selector = options.selector;
     if (options.prefetch !== undefined) headers['activemq.prefetchSize'] = String(options.prefetch);
+    if (process.env.BENCH_SYNC_DISPATCH) headers['activemq.dispatchAsync'] = 'false';
     if (options.browse) headers.browser = 'true';
     let ready = { resolve: () => {}, reject: (_: Error) => {} };
     const readyPromise = new Promise<void>((resolve, reject) => {

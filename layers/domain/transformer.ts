@@ -228,7 +228,7 @@ class SliceTransformer implements Transformer {
 
   private async send<
     T extends 'transformer_start' | 'transformer_heartbeat' | 'transformer_end' | 'slice_result',
-  >(type: T, content: ContentInput<T>): Promise<void> {
+  >(type: T, content: ContentInput<T>, settles?: ReceivedMessage): Promise<void> {
     const c = this.config;
     // encodeMessage validates and normalises it: makeMessage would only validate it a second time.
     const msg = {
@@ -240,7 +240,12 @@ class SliceTransformer implements Transformer {
       content,
     } as unknown as Message;
     const { body, headers } = encodeMessage(msg);
-    await this.deps.broker.publish(destinations.results, body, headers);
+    if (settles?.publishAndAck && !process.env.BENCH_NO_TX)
+      await settles.publishAndAck(destinations.results, body, headers);
+    else {
+      await this.deps.broker.publish(destinations.results, body, headers);
+      settles?.ack();
+    }
   }
 
   private heartbeat(): void {
@@ -297,21 +302,25 @@ class SliceTransformer implements Transformer {
     const outcome = await this.analyse(c);
     const processedAt = nowTimestamp();
     try {
-      await this.send('slice_result', {
-        requested_at: slice.created_at,
-        processing_start_at: processingStartAt,
-        processed_at: processedAt,
-        state: outcome.state,
-        ...(outcome.state === 'failed' ? { error: outcome.error } : {}),
-        ...this.identity(),
-        filename: c.filename,
-        slice_id: c.slice_id,
-        start: c.start,
-        end: c.end,
-        ...(outcome.state === 'done' ? { result: outcome.result } : {}),
-        // Its delay includes an earlier delivery (a pilot that died or stopped holding it).
-        ...(m.redelivered && { redelivered: true }),
-      });
+      await this.send(
+        'slice_result',
+        {
+          requested_at: slice.created_at,
+          processing_start_at: processingStartAt,
+          processed_at: processedAt,
+          state: outcome.state,
+          ...(outcome.state === 'failed' ? { error: outcome.error } : {}),
+          ...this.identity(),
+          filename: c.filename,
+          slice_id: c.slice_id,
+          start: c.start,
+          end: c.end,
+          ...(outcome.state === 'done' ? { result: outcome.result } : {}),
+          // Its delay includes an earlier delivery (a pilot that died or stopped holding it).
+          ...(m.redelivered && { redelivered: true }),
+        },
+        m,
+      );
     } catch (error) {
       // Closed: the broker redelivers the unacked slice anyway. Refused: the nack has it redelivered and, if
       // every attempt is refused, parked in the dead-letter queue; holding it would block the prefetch of 1.
@@ -323,7 +332,6 @@ class SliceTransformer implements Transformer {
       m.nack();
       return;
     }
-    m.ack();
     if (outcome.state === 'done') this.stats.slicesDone++;
     else {
       this.stats.slicesFailed++;

@@ -64,7 +64,7 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
         <policyEntries>
           <!-- Selectors only see the first maxPageSize messages of a queue: slices of one run must not
                hide another run's (the default 200 let 1,000 queued slices starve a second run). -->
-          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000">
+          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000"${process.env.BENCH_POLICY ?? ''}>
             <deadLetterStrategy>
               <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
             </deadLetterStrategy>
