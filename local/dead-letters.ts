@@ -87,9 +87,17 @@ export async function listDeadLetters(
 /** How long a browse or a replay may wait for the broker's next message before giving up. */
 const QUIET_MS = 10_000;
 
-/** The messages on a queue now, without taking them (ActiveMQ ends a browse with `browser: end`). */
 async function browse(broker: BrokerPort, queue: string, selector?: string): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
+  return (await browseQueue(broker, queue, selector)).map((m) => deadLetter(queue, m));
+}
+
+/** The messages on a queue now, without taking them (ActiveMQ ends a browse with `browser: end`). */
+export async function browseQueue(
+  broker: BrokerPort,
+  queue: string,
+  selector?: string,
+): Promise<ReceivedMessage[]> {
+  const messages: ReceivedMessage[] = [];
   let done!: () => void;
   let failed!: (error: Error) => void;
   const ended = new Promise<void>((resolve, reject) => {
@@ -103,7 +111,7 @@ async function browse(broker: BrokerPort, queue: string, selector?: string): Pro
       done();
       return;
     }
-    letters.push(deadLetter(queue, m));
+    messages.push(m);
     timer = setTimeout(() => failed(new Error(`${queue}: the broker did not finish a browse`)), QUIET_MS);
   });
   try {
@@ -112,7 +120,7 @@ async function browse(broker: BrokerPort, queue: string, selector?: string): Pro
     clearTimeout(timer);
     await sub.unsubscribe();
   }
-  return letters;
+  return messages;
 }
 
 function deadLetter(queue: string, m: ReceivedMessage): DeadLetter {

@@ -1,8 +1,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBroker } from '#broker/stomp-broker.ts';
+import { browseQueue, deadLetterQueues } from '#local/dead-letters.ts';
 import { freePort } from '#local/processes.ts';
 import { resolveStack, stackEnvironment } from '#local/stack.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
+import { destinations, splitDestination } from '#routes/destinations.ts';
+import { handlerQueue, routes } from '#routes/route-table.ts';
+import { readCredentials } from '#runtime/credentials.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { type CliResult, testbed } from '../support/cli.ts';
@@ -38,7 +43,7 @@ describe('testbed run prompt_processing on the local stack', () => {
       180_000,
     );
     runId = /Run (\d+) Summary/.exec(result.stdout)?.[1] ?? '';
-    const stackEnv = stackEnvironment(resolveStack({}, env));
+    const stackEnv = stackEnvironment(resolveStack({ stateDir: env.TESTBED_STATE_DIR }, env));
     records = await readRun(dynamoClient(stackEnv), tableNames(stackEnv), runId);
   }, 200_000);
 
@@ -90,6 +95,29 @@ describe('testbed run prompt_processing on the local stack', () => {
     // Assess
     expect(recorded.sort()).toEqual(expected.sort());
     expect(records.slices.every((s) => s.state === 'done' && typeof s.processed_at === 'string')).toBe(true);
+  });
+
+  it('leaves no message in any handler queue, the slice queue or a dead-letter queue', async () => {
+    // Prepare
+    const stackEnv = stackEnvironment(resolveStack({ stateDir: env.TESTBED_STATE_DIR }, env));
+    const broker = await connectBroker({
+      url: stackEnv.BROKER_URL as string,
+      ...readCredentials(stackEnv.BROKER_CREDENTIALS_FILE as string),
+      log: () => {},
+    });
+    const queues = [
+      ...routes.map(handlerQueue),
+      splitDestination(destinations.slices).name,
+      ...deadLetterQueues(),
+    ];
+    // Act
+    const left = await Promise.all(
+      queues.map(async (q) => [q, (await browseQueue(broker, q)).length] as const),
+    );
+    await broker.close();
+    // Assess
+    expect(left.filter(([, n]) => n > 0)).toEqual([]);
+    expect(left).toHaveLength(2 * routes.length + 2);
   });
 
   it('ends every pilot of the run', () => {
