@@ -1,10 +1,566 @@
-// `npm run bench`: every benchmark in turn, each starting its own broker, each printing its table.
-import { execFileSync } from 'node:child_process';
+// `npm run bench`: the prompt path measured side by side with the raw broker it runs on, in one run, on
+// stacks of its own (a bare test broker, then a cold `testbed up` in a temporary state folder on free
+// ports). Prints one table; writes bench/results.json, bench/delays.svg and the table into bench/README.md.
+// Each figure is the median of at least 3 repetitions after an unreported warm-up. A benchmark, not a
+// test: nothing here fails on a slow machine. `bench/broker.ts` and `bench/runner.ts` still run alone.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BrokerPort } from '#broker/port.ts';
+import { connectBroker } from '#broker/stomp-broker.ts';
+import { credentialsFile } from '#local/state.ts';
+import { destinations } from '#routes/destinations.ts';
+import { readCredentials } from '#runtime/credentials.ts';
+import { startTestBroker, type TestBroker } from '../test/support/broker.ts';
+import { testDir } from '../test/support/temp.ts';
+import { bundleSizes } from './lib/bundles.ts';
+import { cpuMeter } from './lib/cpu.ts';
+import { machine } from './lib/machine.ts';
+import { prepareStfs, publishBurst, publishPaced, type Recorded, Tables } from './lib/pipeline.ts';
+import { logLogPlot } from './lib/plot.ts';
+import { rawBrokerRun } from './lib/raw-broker.ts';
+import { drainRate, ResultWatch } from './lib/result-watch.ts';
+import { type BenchStack, upStack } from './lib/stack.ts';
+import { median, quantile, repeat, sleep } from './lib/stats.ts';
+import { startTransformerProcess, type TransformerProcess } from './lib/transformers.ts';
+import { defaultLayout, publishAll, sliceMessage, slicesOf, writeStfs } from './lib/workload.ts';
 
-for (const bench of ['broker.ts', 'runner.ts']) {
-  console.log(`\n## ${bench}`);
-  execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(bench, import.meta.url))], {
-    stdio: 'inherit',
-  });
+const here = fileURLToPath(new URL('.', import.meta.url));
+const REPS = 3;
+const namespace = 'bench';
+const layout = defaultLayout;
+const loads = [50, 100, 200, 400, 800];
+/** BENCH_SCALE=0.2 shrinks every count and duration, for trying the benchmark itself out. */
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number) =>
+  Math.max(layout.slicesPerStf, Math.round((count * scale) / layout.slicesPerStf) * layout.slicesPerStf);
+const say = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const started = performance.now();
+const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/** One row of the table: a median over repetitions, with the target it is held to. */
+interface Figure {
+  readonly id: string;
+  readonly figure: string;
+  readonly unit: string;
+  readonly median: number;
+  readonly runs: readonly number[];
+  readonly target?: string;
+  readonly met?: boolean;
 }
+
+const figures: Figure[] = [];
+const extra: Record<string, unknown> = {};
+function figure(f: Omit<Figure, 'median'> & { median?: number }): Figure {
+  const full = { ...f, median: f.median ?? median(f.runs) } as Figure;
+  figures.push(full);
+  return full;
+}
+
+/** CPU ms per slice of each process, over one measured repetition. */
+function cpuPerSlice(pids: Record<string, readonly number[]>): (slices: number) => Record<string, number> {
+  const meters = Object.entries(pids).map(([name, list]) => [name, cpuMeter(list)] as const);
+  const self = process.cpuUsage();
+  return (slices) => {
+    const out: Record<string, number> = {};
+    for (const [name, stop] of meters) out[name] = (stop() * 1000) / slices;
+    const own = process.cpuUsage(self);
+    out['bench (publisher)'] = (own.user + own.system) / slices;
+    return out;
+  };
+}
+
+const medianOf = (rows: readonly Record<string, number>[]): Record<string, number> =>
+  Object.fromEntries(
+    Object.keys(rows[0] ?? {}).map((k) => [k, Math.round(median(rows.map((r) => r[k] ?? 0)))]),
+  );
+
+// --- 0. Lambda bundles ---------------------------------------------------------------------------------
+
+say('bundling every Lambda handler as CDK does (esbuild, minified)');
+const bundles = await bundleSizes();
+
+// --- A. a bare broker: the raw broker and the transformer alone ----------------------------------------
+
+async function stageA(broker: TestBroker): Promise<void> {
+  const connect = (name: string): Promise<BrokerPort> =>
+    connectBroker({ url: broker.url, ...broker.credentials, name, log: () => {} });
+
+  say('raw broker: persistent messages, one producer, one consumer, prefetch 1 and 1000');
+  await rawBrokerRun(connect, 2_000, 1);
+  await rawBrokerRun(connect, 2_000, 1000);
+  const raw1 = await repeat(REPS, () => rawBrokerRun(connect, 5_000, 1));
+  const raw1000 = await repeat(REPS, () => rawBrokerRun(connect, 5_000, 1000));
+  const rawPrefetch1 = figure({
+    id: '1a',
+    figure: 'raw broker, persistent, prefetch 1 (5,000 messages)',
+    unit: 'msg/s',
+    runs: raw1.map((r) => r.rate),
+  });
+  figure({
+    id: '1b',
+    figure: 'raw broker, persistent, prefetch 1000 (5,000 messages)',
+    unit: 'msg/s',
+    runs: raw1000.map((r) => r.rate),
+  });
+  extra.rawPrefetch1 = rawPrefetch1.median;
+
+  const store = testDir('bench-stf-');
+  const [publisher, observer] = await Promise.all([connect('publisher'), connect('observer')]);
+  const watch = await new ResultWatch().start(observer);
+  const env = { BROKER_URL: broker.url, BROKER_CREDENTIALS_FILE: credentialsFile(broker.stateDir) };
+  let sequence = 0;
+  try {
+    for (const count of [1, 4]) {
+      const runId = String(700_000 + count);
+      say(`transformer throughput: ${count} transformer process(es), zero-cost slices, backlog of 10,000`);
+      const transformers = Array.from({ length: count }, (_, i) =>
+        startTransformerProcess({
+          runId,
+          pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
+          namespace,
+          env,
+          logFile: join(store, `${runId}-p${i + 1}.log`),
+        }),
+      );
+      const once = async (slices: number) => {
+        const stfs = writeStfs(store, runId, sequence + 1, Math.ceil(slices / layout.slicesPerStf), layout);
+        sequence += stfs.length;
+        const bodies = slicesOf(stfs, layout).map(({ stf, range }) =>
+          sliceMessage(runId, namespace, stf, range, layout),
+        );
+        const cpu = cpuPerSlice({ broker: [broker.pid], transformers: transformers.map((t) => t.pid) });
+        await publishAll(publisher, bodies);
+        // From here on the backlog drains with nobody else at work: that is the transformers' rate.
+        const published = nowMicros();
+        const times = await watch.take(bodies.length, 60_000);
+        for (const s of stfs) rmSync(s.path, { force: true });
+        return { rate: drainRate(times, published), cpu: cpu(bodies.length) };
+      };
+      await once(n(3_000));
+      const runs = await repeat(REPS, () => once(n(10_000)));
+      const rates = runs.map((r) => r.rate);
+      figure({
+        id: count === 1 ? '2a' : '2b',
+        figure: `${count} transformer${count > 1 ? 's' : ''}, zero-cost slices (backlog of ${n(10_000).toLocaleString('en-US')})`,
+        unit: 'slices/s',
+        runs: rates,
+        ...(count === 1 && { target: '≥ 2,500', met: median(rates) >= 2_500 }),
+      });
+      if (count === 1) {
+        figure({
+          id: '2a/1a',
+          figure: 'one transformer ÷ raw prefetch 1',
+          unit: 'ratio',
+          runs: rates.map((r) => r / rawPrefetch1.median),
+        });
+        const rss = transformers.map((t) => t.rssMb());
+        figure({
+          id: '6a',
+          figure: `transformer resident memory after ${(n(3_000) + REPS * n(10_000)).toLocaleString('en-US')} slices (as launched locally: node --import tsx)`,
+          unit: 'MB',
+          runs: rss,
+          target: '≤ 100',
+          met: Math.max(...rss) <= 100,
+        });
+      }
+      extra[`cpuPerSlice_${count}transformers_us`] = medianOf(runs.map((r) => r.cpu));
+      await Promise.all(transformers.map((t) => t.stop()));
+    }
+  } finally {
+    await watch.stop();
+    await Promise.all([publisher.close(), observer.close()]);
+    rmSync(store, { recursive: true, force: true });
+  }
+}
+
+// --- B. the local stack: pipeline, delays, first result ------------------------------------------------
+
+interface Percentiles {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+const percentiles = (ms: readonly number[]): Percentiles => ({
+  p50: quantile(ms, 0.5),
+  p95: quantile(ms, 0.95),
+  p99: quantile(ms, 0.99),
+});
+const delaysOf = (rows: readonly Recorded[]) => ({
+  queueWait: percentiles(rows.map((r) => (r.started - r.requested) / 1000)),
+  recording: percentiles(rows.map((r) => (r.recorded - r.processed) / 1000)),
+  slices: rows.length,
+});
+
+async function stageB(): Promise<void> {
+  say('cold `testbed up` (fresh state folder, ActiveMQ installed), 3 times');
+  const ups: number[] = [];
+  let stack: BenchStack | undefined;
+  for (let i = 0; i < REPS; i++) {
+    stack = await upStack();
+    ups.push(stack.upMs / 1000);
+    if (i < REPS - 1) await stack.destroy();
+  }
+  figure({
+    id: '5b',
+    figure: 'cold `testbed up` (broker, dynalite, runner, API)',
+    unit: 's',
+    runs: ups,
+    target: '≤ 8',
+    met: median(ups) <= 8,
+  });
+  if (!stack) return;
+  const s = stack;
+  const store = join(s.stateDir, 'bench-stf');
+  mkdirSync(store, { recursive: true });
+  const tables = new Tables(s.env);
+  const connect = (name: string) =>
+    connectBroker({
+      url: s.env.BROKER_URL as string,
+      ...readCredentials(s.env.BROKER_CREDENTIALS_FILE as string),
+      name,
+      log: () => {},
+    });
+  const runId = '810001';
+  let sequence = 0;
+  let transformers: TransformerProcess[] = [];
+  let publisher: BrokerPort | undefined;
+  try {
+    publisher = await connect('bench-publisher');
+    const pub = publisher;
+    transformers = Array.from({ length: 4 }, (_, i) =>
+      startTransformerProcess({
+        runId,
+        pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
+        namespace,
+        env: s.env,
+        logFile: join(s.stateDir, 'logs', `bench-${runId}-p${i + 1}.log`),
+      }),
+    );
+    const prepare = async (slices: number) => {
+      const p = await prepareStfs(tables, store, runId, sequence + 1, slices, layout);
+      sequence += p.stfs.length;
+      return p;
+    };
+    const cleanUp = (p: Awaited<ReturnType<typeof prepare>>) => {
+      for (const f of p.stfs) rmSync(f.path, { force: true });
+    };
+
+    say('pipeline: 20,000 slices published at once, 4 transformers, until every result is in DynamoDB');
+    const pids = s.pids();
+    const processes = {
+      broker: [pids.broker ?? 0],
+      transformers: transformers.map((t) => t.pid),
+      runner: [pids.runner ?? 0],
+      dynalite: [pids.dynalite ?? 0],
+    };
+    const pipelineOnce = async (count: number) => {
+      const p = await prepare(count);
+      const cpu = cpuPerSlice(processes);
+      const t0 = nowMicros();
+      await publishBurst(pub, runId, namespace, p, layout);
+      await tables.completed(runId, p.sequences, 300_000);
+      const cpuUs = cpu(count);
+      const rows = await tables.slices(runId, p.first, p.last);
+      cleanUp(p);
+      const recorded = rows.map((r) => r.recorded).sort((a, b) => a - b);
+      const last = recorded.at(-1) as number;
+      // Sustained: the middle 80 % of the results, without the ramps at either end.
+      const [a, b] = [quantile(recorded, 0.1), quantile(recorded, 0.9)];
+      return {
+        endToEnd: rows.length / ((last - t0) / 1e6),
+        sustained: (0.8 * rows.length) / ((b - a) / 1e6),
+        recorded: rows.length,
+        cpu: cpuUs,
+      };
+    };
+    await pipelineOnce(n(4_000));
+    const pipeline = await repeat(REPS, () => pipelineOnce(n(20_000)));
+    const rawP1 = extra.rawPrefetch1 as number;
+    const sustained = pipeline.map((r) => r.sustained);
+    figure({
+      id: '3a',
+      figure: `pipeline, sustained (middle 80 %), 4 transformers, ${n(20_000).toLocaleString('en-US')} slices → DynamoDB`,
+      unit: 'slices/s',
+      runs: sustained,
+      target: '≥ 1,500',
+      met: median(sustained) >= 1_500,
+    });
+    figure({
+      id: '3b',
+      figure: 'pipeline, end to end (first publish → last recorded)',
+      unit: 'slices/s',
+      runs: pipeline.map((r) => r.endToEnd),
+    });
+    figure({
+      id: '3a/1a',
+      figure: 'pipeline sustained ÷ raw prefetch 1',
+      unit: 'ratio',
+      runs: sustained.map((r) => r / rawP1),
+      target: '≥ 0.4',
+      met: median(sustained) / rawP1 >= 0.4,
+    });
+    extra.cpuPerSlice_pipeline_us = medianOf(pipeline.map((r) => r.cpu));
+    extra.pipelineRecorded = pipeline.map((r) => r.recorded);
+
+    say(`delays: offered loads ${loads.join(', ')} slices/s, 4 transformers`);
+    const delays: { load: number; runs: ReturnType<typeof delaysOf>[] }[] = [];
+    for (const load of loads) {
+      const seconds = (load === 200 ? 10 : 5) * Math.min(1, scale * 2);
+      const runs = await repeat(REPS, async () => {
+        const p = await prepare(Math.ceil((load * seconds) / layout.slicesPerStf) * layout.slicesPerStf);
+        await publishPaced(pub, runId, namespace, p, layout, load);
+        await tables.completed(runId, p.sequences, 120_000);
+        const rows = await tables.slices(runId, p.first, p.last);
+        cleanUp(p);
+        return delaysOf(rows);
+      });
+      delays.push({ load, runs });
+    }
+    const at200 = delays.find((d) => d.load === 200)?.runs ?? [];
+    const pick = (f: (r: ReturnType<typeof delaysOf>) => number) => at200.map(f);
+    figure({
+      id: '4a',
+      figure: 'queue wait p50 (created_at → processing_start_at) at 200 slices/s',
+      unit: 'ms',
+      runs: pick((r) => r.queueWait.p50),
+      target: '≤ 2',
+      met: median(pick((r) => r.queueWait.p50)) <= 2,
+    });
+    figure({
+      id: '4b',
+      figure: 'queue wait p99 at 200 slices/s',
+      unit: 'ms',
+      runs: pick((r) => r.queueWait.p99),
+      target: '≤ 20',
+      met: median(pick((r) => r.queueWait.p99)) <= 20,
+    });
+    figure({
+      id: '4c',
+      figure: 'result recording p99 (processed_at → recorded_at) at 200 slices/s',
+      unit: 'ms',
+      runs: pick((r) => r.recording.p99),
+      target: '≤ 100',
+      met: median(pick((r) => r.recording.p99)) <= 100,
+    });
+    extra.delays = delays.map((d) => ({
+      load: d.load,
+      queueWaitMs: medianPercentiles(d.runs.map((r) => r.queueWait)),
+      recordingMs: medianPercentiles(d.runs.map((r) => r.recording)),
+      slicesPerRun: d.runs.map((r) => r.slices),
+    }));
+
+    const rss = transformers.map((t) => t.rssMb());
+    figure({
+      id: '6b',
+      figure: 'pipeline transformers, resident memory at the end (largest of 4)',
+      unit: 'MB',
+      median: Math.max(...rss),
+      runs: rss,
+      target: '≤ 100',
+      met: Math.max(...rss) <= 100,
+    });
+    await Promise.all(transformers.map((t) => t.stop()));
+    transformers = [];
+
+    say('time to first result: `testbed run prompt_processing --no-realtime` with the stack up, 3 times');
+    const first = await repeat(REPS, () => firstResult(s, pub));
+    figure({
+      id: '5a',
+      figure: 'first slice_result after `testbed run --no-realtime` starts (stack up)',
+      unit: 'ms',
+      runs: first.map((f) => f.fromCommandMs),
+      target: '≤ 1,000',
+      met: median(first.map((f) => f.fromCommandMs)) <= 1_000,
+    });
+    figure({
+      id: '5a′',
+      figure: 'of which: run_imminent published → first slice_result',
+      unit: 'ms',
+      runs: first.map((f) => f.fromRunImminentMs),
+    });
+    extra.firstResult = first;
+  } finally {
+    await Promise.all(transformers.map((t) => t.stop()));
+    await publisher?.close();
+    await s.destroy();
+  }
+}
+
+function medianPercentiles(rows: readonly Percentiles[]): Percentiles {
+  return {
+    p50: median(rows.map((r) => r.p50)),
+    p95: median(rows.map((r) => r.p95)),
+    p99: median(rows.map((r) => r.p99)),
+  };
+}
+
+/** Runs a small workflow through the CLI; the clock starts when the command does. */
+async function firstResult(s: BenchStack, listener: BrokerPort) {
+  let imminentAt: number | undefined;
+  let firstAt: number | undefined;
+  const sub = listener.subscribe(
+    destinations.results,
+    { ack: 'auto', selector: "msg_type = 'slice_result'" },
+    (m) => {
+      if (m.headers.run_id !== '810001') firstAt ??= performance.now();
+    },
+  );
+  const epic = listener.subscribe(
+    destinations.epic,
+    { ack: 'auto', selector: "msg_type = 'run_imminent'" },
+    () => {
+      imminentAt ??= performance.now();
+    },
+  );
+  await Promise.all([sub.ready, epic.ready]);
+  const t0 = performance.now();
+  const run = await s.testbed(
+    [
+      'run',
+      'prompt_processing',
+      '--no-realtime',
+      '--stf-count',
+      '4',
+      '--workers',
+      '2',
+      '--namespace',
+      'bench-first',
+    ],
+    180_000,
+  );
+  await Promise.all([sub.unsubscribe(), epic.unsubscribe()]);
+  if (run.code !== 0 || firstAt === undefined || imminentAt === undefined)
+    throw new Error(`testbed run failed (${run.code}): ${run.stdout.slice(-1500)}${run.stderr.slice(-1500)}`);
+  return {
+    fromCommandMs: firstAt - t0,
+    fromRunImminentMs: firstAt - imminentAt,
+    commandMs: run.ms,
+    summaryFirstResult: /First result after the first slice: (.*)/.exec(run.stdout)?.[1] ?? '?',
+  };
+}
+
+// --- run it all ----------------------------------------------------------------------------------------
+
+const broker = await startTestBroker();
+try {
+  await stageA(broker);
+} finally {
+  await broker.stop();
+}
+await stageB();
+
+const host = machine();
+figure({
+  id: '6c',
+  figure: `largest Lambda bundle (${bundles.reduce((a, b) => (b.bytes > a.bytes && !b.name.startsWith('transformer') ? b : a)).name})`,
+  unit: 'KB',
+  median: Math.max(...bundles.filter((b) => !b.name.startsWith('transformer')).map((b) => b.bytes)) / 1024,
+  runs: [],
+  target: '≤ 1,024 each',
+  met: bundles.filter((b) => !b.name.startsWith('transformer')).every((b) => b.bytes <= 1024 * 1024),
+});
+
+const rounded = (v: number) =>
+  Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3);
+const table = [
+  '| # | figure | median | unit | runs | target | met |',
+  '|---|---|---:|---|---|---|---|',
+  ...figures.map(
+    (f) =>
+      `| ${f.id} | ${f.figure} | ${rounded(f.median)} | ${f.unit} | ${f.runs.map(rounded).join(' / ')} | ${f.target ?? ''} | ${f.met === undefined ? '' : f.met ? 'yes' : '**no**'} |`,
+  ),
+].join('\n');
+const machineLine = `${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB, Node ${host.node}, ActiveMQ ${host.activemq} (${host.java}); load average at the end ${host.loadAverage}`;
+console.log(`\n${machineLine}\n\n${table}\n`);
+
+const durationS = Math.round((performance.now() - started) / 1000);
+writeFileSync(
+  join(here, 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), durationS, machine: host, layout, figures, bundles, ...extra }, null, 2)}\n`,
+);
+
+const delays = extra.delays as { load: number; queueWaitMs: Percentiles; recordingMs: Percentiles }[];
+writeFileSync(
+  join(here, 'delays.svg'),
+  logLogPlot({
+    title: 'Slice delays against offered load (4 transformers, medians of 3 runs)',
+    xLabel: 'offered load (slices/s)',
+    yLabel: 'delay (ms)',
+    series: [
+      {
+        name: 'queue wait p50',
+        color: '#1f77b4',
+        points: delays.map((d) => ({ x: d.load, y: d.queueWaitMs.p50 })),
+      },
+      {
+        name: 'queue wait p99',
+        color: '#1f77b4',
+        dashed: true,
+        points: delays.map((d) => ({ x: d.load, y: d.queueWaitMs.p99 })),
+      },
+      {
+        name: 'recording p50',
+        color: '#d62728',
+        points: delays.map((d) => ({ x: d.load, y: d.recordingMs.p50 })),
+      },
+      {
+        name: 'recording p99',
+        color: '#d62728',
+        dashed: true,
+        points: delays.map((d) => ({ x: d.load, y: d.recordingMs.p99 })),
+      },
+    ],
+    targets: [
+      { y: 2, label: 'queue wait p50 target' },
+      { y: 20, label: 'queue wait p99 target' },
+      { y: 100, label: 'recording p99 target' },
+    ],
+  }),
+);
+
+// The README keeps its prose; only the part between the markers is this run's.
+const readme = join(here, 'README.md');
+const [begin, end] = ['<!-- results:begin -->', '<!-- results:end -->'];
+const text = readFileSync(readme, 'utf8');
+if (text.includes(begin) && text.includes(end)) {
+  const generated = [
+    begin,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${durationS} s on: ${machineLine}.`,
+    '',
+    table,
+    '',
+    '| Lambda bundle (esbuild, minified) | KB |',
+    '|---|---:|',
+    ...bundles.map((b) => `| ${b.name} | ${Math.round(b.bytes / 1024).toLocaleString('en-US')} |`),
+    '',
+    '| CPU per slice, µs (medians) | ' +
+      Object.keys((extra.cpuPerSlice_pipeline_us as object) ?? {}).join(' | ') +
+      ' |',
+    `|---|${Object.keys((extra.cpuPerSlice_pipeline_us as object) ?? {})
+      .map(() => '---:')
+      .join('|')}|`,
+    ...(
+      ['cpuPerSlice_1transformers_us', 'cpuPerSlice_4transformers_us', 'cpuPerSlice_pipeline_us'] as const
+    ).map((k) => {
+      const row = (extra[k] ?? {}) as Record<string, number>;
+      const keys = Object.keys((extra.cpuPerSlice_pipeline_us as object) ?? {});
+      return `| ${k.replace('cpuPerSlice_', '').replace('_us', '')} | ${keys.map((c) => row[c] ?? '').join(' | ')} |`;
+    }),
+    '',
+    '| offered load (slices/s) | queue wait p50 / p95 / p99 (ms) | recording p50 / p95 / p99 (ms) |',
+    '|---:|---|---|',
+    ...delays.map(
+      (d) =>
+        `| ${d.load} | ${[d.queueWaitMs.p50, d.queueWaitMs.p95, d.queueWaitMs.p99].map(rounded).join(' / ')} | ${[d.recordingMs.p50, d.recordingMs.p95, d.recordingMs.p99].map(rounded).join(' / ')} |`,
+    ),
+    end,
+  ].join('\n');
+  writeFileSync(
+    readme,
+    text.slice(0, text.indexOf(begin)) + generated + text.slice(text.indexOf(end) + end.length),
+  );
+}
+say(`done in ${durationS} s: bench/results.json, bench/delays.svg, bench/README.md`);
+await sleep(0);

@@ -1,11 +1,24 @@
 // The pilot's entry: one transformer for the run named in the environment, until it is told to stop.
 import { readFileSync, rmSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { startTransformer, type Transformer, transformerConfigFromEnv } from '#domain/transformer.ts';
-import { environment } from '#runtime/env.ts';
-import { createLogger } from '#runtime/log.ts';
+import { brokerFromEnv } from '#runtime/broker-env.ts';
+import { loggerFromEnv } from '#runtime/log.ts';
+
+// A pilot's garbage is short-lived (a slice, its result): V8 would still grow the young generation to its
+// 32 MB maximum within a few thousand slices, a third of the pilot's memory. Growing it by a factor of 1
+// keeps it at its initial size at no measurable CPU cost. V8 reads this flag whenever the young generation
+// would grow; a command line that sizes the young generation itself wins.
+if (!process.execArgv.some((a) => a.includes('semi-space'))) {
+  try {
+    setFlagsFromString('--semi-space-growth-factor=1');
+  } catch {
+    // An engine without the flag grows as it likes.
+  }
+}
 
 const config = transformerConfigFromEnv(process.env);
-let log = createLogger({ service: 'transformer', run_id: config.runId, pilot_id: config.pilotId });
+const log = loggerFromEnv({ service: 'transformer', run_id: config.runId, pilot_id: config.pilotId });
 
 // SIGTERM is how the worker adjuster, ECS and `testbed down` ask a pilot to end: drain like stop_transformer.
 // Listening from the first moment, so a signal during start-up is not fatal; a second one is.
@@ -21,10 +34,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 let code = 0;
 let closeBroker = async () => {};
 try {
-  const env = await environment();
-  closeBroker = () => env.broker.close();
-  log = env.log.child({ service: 'transformer', run_id: config.runId, pilot_id: config.pilotId });
-  transformer = await startTransformer(config, { broker: env.broker, log });
+  // Not `environment()`: a pilot needs no DynamoDB client, whose SDK costs ~20 MB of memory.
+  const broker = await brokerFromEnv(process.env, log);
+  closeBroker = () => broker.close();
+  transformer = await startTransformer(config, { broker, log });
   if (stopReason) void transformer.stop(stopReason).catch(() => {});
   await transformer.ended;
 } catch (error) {

@@ -105,16 +105,9 @@ export class FrameOutput {
       return;
     }
     // Past the high-water mark wait for 'drain': frames gather meanwhile and leave together.
-    const t0 = performance.now();
     this.blocked = !this.socket.write(data, (error) => {
       for (const cb of callbacks) cb(error);
     });
-    if (process.env.BENCH_WRITE_TIMING) {
-      const dt = performance.now() - t0;
-      W.n++;
-      W.t += dt;
-      if (dt > 0.1) W.slow++;
-    }
   }
 }
 
@@ -167,11 +160,3 @@ class OutgoingFrame extends EventEmitter {
     cb?.(error);
   }
 }
-
-const W = { n: 0, t: 0, slow: 0 };
-if (process.env.BENCH_WRITE_TIMING)
-  process.on('exit', () =>
-    console.error(
-      `socket writes: ${W.n}, mean ${((W.t / W.n) * 1000).toFixed(1)} µs, over 100 µs: ${W.slow}`,
-    ),
-  );

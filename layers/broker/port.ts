@@ -51,15 +51,6 @@ export interface ReceivedMessage {
    * later and finally parks it in `DLQ.<queue>`. A no-op in `auto` mode and once its connection is gone.
    */
   nack(): void;
-  /**
-   * Publishes a persistent message and acknowledges this one in one broker transaction, sent in one TCP
-   * write: the broker stores the message and takes the ack together or not at all (a connection lost
-   * before COMMIT rolls both back, and the message is redelivered). Resolves on the COMMIT's receipt;
-   * rejects if the broker refuses it or the connection goes first, and never re-sends (the ack belongs to
-   * the connection the message came on). One round trip where `publish` then `ack` take two. Optional:
-   * a port without it is used with `publish` and then `ack`.
-   */
-  publishAndAck?(destination: string, body: string, headers?: Record<string, string>): Promise<void>;
 }
 
 export interface Subscription {

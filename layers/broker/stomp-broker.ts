@@ -187,7 +187,11 @@ class StompBroker implements BrokerPort {
     if (this.closing) return Promise.reject(new Error(`${this.name}: publish after close`));
     if (body.includes('\0'))
       return Promise.reject(new Error('a STOMP text body cannot hold a NUL character'));
-    const own = this.sendHeaders(headers);
+    const own: Record<string, string> = {
+      persistent: 'true',
+      expires: String(Date.now() + (this.config.ttlMs ?? 12 * hours)),
+    };
+    for (const [k, v] of Object.entries(headers)) if (!reservedHeaders.has(k)) own[k] = v;
     return new Promise<void>((resolve, reject) => {
       const id = this.nextPublish++;
       this.outbox.set(id, {
@@ -204,16 +208,6 @@ class StompBroker implements BrokerPort {
     });
   }
 
-  /** A SEND's headers: persistent, with `expires` unless given, without the ones the port writes itself. */
-  private sendHeaders(headers: Record<string, string>): Record<string, string> {
-    const own: Record<string, string> = {
-      persistent: 'true',
-      expires: String(Date.now() + (this.config.ttlMs ?? 12 * hours)),
-    };
-    for (const k in headers) if (!reservedHeaders.has(k)) own[k] = headers[k] as string;
-    return own;
-  }
-
   subscribe(
     destination: string,
     options: SubscribeOptions,
@@ -224,7 +218,6 @@ class StompBroker implements BrokerPort {
     const headers: Record<string, string> = { destination, id, ack: options.ack };
     if (options.selector) headers.selector = options.selector;
     if (options.prefetch !== undefined) headers['activemq.prefetchSize'] = String(options.prefetch);
-    if (process.env.BENCH_SYNC_DISPATCH) headers['activemq.dispatchAsync'] = 'false';
     if (options.browse) headers.browser = 'true';
     let ready = { resolve: () => {}, reject: (_: Error) => {} };
     const readyPromise = new Promise<void>((resolve, reject) => {
@@ -578,46 +571,6 @@ class StompBroker implements BrokerPort {
     );
   }
 
-  /** BEGIN, SEND, ACK and COMMIT in one write; the COMMIT's receipt confirms both. */
-  private sendAckTransaction(
-    c: Connection,
-    ackId: string,
-    destination: string,
-    body: string,
-    headers: Record<string, string>,
-  ): Promise<void> {
-    if (this.closing) return Promise.reject(new Error(`${this.name}: publish after close`));
-    if (body.includes('\0'))
-      return Promise.reject(new Error('a STOMP text body cannot hold a NUL character'));
-    return new Promise<void>((resolve, reject) => {
-      const transaction = `tx-${this.nextTransaction++}`;
-      const lost = () =>
-        reject(
-          new Error(`${this.name}: connection lost before the broker confirmed a message to ${destination}`),
-        );
-      c.onLost.add(lost);
-      c.client.sendFrame('BEGIN', { transaction }).end();
-      const frame = c.client.sendFrame('SEND', { ...this.sendHeaders(headers), destination, transaction });
-      if (body) frame.write(body);
-      frame.end();
-      c.client.sendFrame('ACK', { id: ackId, transaction }).end();
-      this.sendWithReceipt(
-        c,
-        'COMMIT',
-        { transaction },
-        undefined,
-        () => {
-          c.onLost.delete(lost);
-          resolve();
-        },
-        (message) => {
-          c.onLost.delete(lost);
-          reject(new Error(`${this.name}: the broker refused a message to ${destination}: ${message}`));
-        },
-      );
-    });
-  }
-
   // --- consuming ---
 
   private subscribeOn(c: Connection, sub: LiveSubscription): void {
@@ -674,17 +627,6 @@ class StompBroker implements BrokerPort {
         redelivered: headers.redelivered === 'true',
         ack: () => settle('ACK'),
         nack: () => settle('NACK'),
-        publishAndAck: (to, text, extra = {}) => {
-          if (sub.ack === 'auto') return this.publish(to, text, extra);
-          if (settled)
-            return Promise.reject(
-              new Error(`${this.name}: message ${headers['message-id']} already settled`),
-            );
-          settled = true;
-          if (this.current !== c || sub.client !== c.client || !sub.active)
-            return Promise.reject(new Error(`${this.name}: the connection the message came on is gone`));
-          return this.sendAckTransaction(c, headers.ack as string, to, text, extra);
-        },
       };
       const failed = (e: unknown) =>
         this.log(

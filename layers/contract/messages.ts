@@ -6,14 +6,14 @@ import {
   isMsgType,
   type MsgType,
   msgTypes,
+  timestamp,
 } from './schemas.ts';
-import { fromEpochMicros, nowTimestamp, timestamp } from './timestamps.ts';
+import { fromEpochMicros, nowTimestamp } from './timestamps.ts';
+import { DEFAULT_TTL_MS, MAX_BODY_BYTES, stompHeaders } from './wire.ts';
 
 export * from './schemas.ts';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
-/** Upstream's default time to live: 12 h. */
-export const DEFAULT_TTL_MS = 43_200_000;
+export { DEFAULT_TTL_MS, MAX_BODY_BYTES };
 
 /** The canonical envelope of a message of type T; unknown top-level fields are kept. */
 export type Message<T extends MsgType = MsgType> = {
@@ -188,16 +188,5 @@ export function encodeMessage(msg: Message, opts: EncodeOptions = {}): EncodedMe
   if (size > MAX_BODY_BYTES) {
     throw new ContractError(`body is ${size} bytes, over the limit of ${MAX_BODY_BYTES} bytes`);
   }
-  return {
-    body,
-    headers: {
-      persistent: 'true',
-      msg_type: canonical.msg_type,
-      run_id: canonical.run_id,
-      ...(canonical.namespace !== undefined && { namespace: canonical.namespace }),
-      vo: 'eic',
-      expires: String(Date.now() + ttlMs),
-      ttl: String(ttlMs),
-    },
-  };
+  return { body, headers: stompHeaders(canonical, ttlMs) };
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { timestamp } from './timestamps.ts';
+import { parseTimestamp } from './timestamps.ts';
+import { normaliseChecksum } from './wire.ts';
+
+export { normaliseChecksum };
 
 export const msgTypes = [
   'run_imminent',
@@ -24,18 +27,15 @@ export function isMsgType(s: unknown): s is MsgType {
   return (msgTypes as readonly unknown[]).includes(s);
 }
 
-/** `ad:` + 8 hex digits, or the legacy `ad:` + decimal adler32 -> `ad:` + 8 lower-case hex digits. */
-export function normaliseChecksum(s: string): string {
-  // 8 digits fit both: read as hex, as producers now write hex and so short a decimal adler32 is rare (2%).
-  if (/^ad:[0-9a-fA-F]{8}$/.test(s)) return s.toLowerCase();
-  const decimal = /^ad:(\d{1,10})$/.exec(s)?.[1];
-  if (decimal !== undefined && Number(decimal) <= 0xffffffff) {
-    return `ad:${Number(decimal).toString(16).padStart(8, '0')}`;
+/** A timestamp field: any upstream style in, canonical out. */
+export const timestamp = z.string().transform((s, ctx) => {
+  try {
+    return parseTimestamp(s);
+  } catch (err) {
+    ctx.issues.push({ code: 'custom', message: (err as Error).message, input: s });
+    return z.NEVER;
   }
-  throw new Error(
-    `invalid checksum ${JSON.stringify(s)}: expected ad:<8 hex digits> or ad:<decimal adler32>`,
-  );
-}
+});
 
 const checksum = z.string().transform((s, ctx) => {
   try {

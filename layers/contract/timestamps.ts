@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 // ISO 8601 with 0–6 fractional digits and an optional offset; a space separator is what Python's
 // str(datetime) writes, and no offset means UTC (datetime.utcnow() is naive).
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -115,13 +113,3 @@ export function fromEpochMicros(n: number): string {
 export function nowTimestamp(): string {
   return fromEpochMicros(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
-
-/** A timestamp field: any upstream style in, canonical out. */
-export const timestamp = z.string().transform((s, ctx) => {
-  try {
-    return parseTimestamp(s);
-  } catch (err) {
-    ctx.issues.push({ code: 'custom', message: (err as Error).message, input: s });
-    return z.NEVER;
-  }
-});

@@ -55,17 +55,6 @@ export async function recordSliceResults(
   }
   if (results.length === 0) return;
 
-  const recorded = await recordedKeys(deps, results);
-  const fresh = results.filter((r) => !recorded.has(`${r.runId} ${r.key}`));
-  const recordedAt = now(deps);
-  // BatchWrite cannot be conditional: two transformers reporting the same slice at the same moment may
-  // both pass the read above, and the later write replaces the earlier. Both are results of that slice and
-  // it stays one item per slice key, so the slice still has exactly one recorded result.
-  await writeAll(
-    deps,
-    fresh.map((r) => ({ PutRequest: { Item: resultItem(r, recordedAt) } })),
-  );
-
   // Counted for duplicates too: the attempt that recorded the result may have crashed before counting.
   const byStf = new Map<string, StfDone>();
   for (const r of results) {
@@ -74,9 +63,24 @@ export async function recordSliceResults(
     group.ids.add(r.sliceId);
     byStf.set(id, group);
   }
+  // Both reads at once: one round trip less per batch (the STFs' state only helps the write that counts).
+  const reading = [recordedKeys(deps, results), withStfs(deps, [...byStf.values()])] as const;
+  await Promise.allSettled(reading);
+  const [recorded, stfs] = [await reading[0], await reading[1]];
+  const fresh = results.filter((r) => !recorded.has(`${r.runId} ${r.key}`));
+  const recordedAt = now(deps);
+  // BatchWrite cannot be conditional: two transformers reporting the same slice at the same moment may
+  // both pass the read above, and the later write replaces the earlier. Both are results of that slice and
+  // it stays one item per slice key, so the slice still has exactly one recorded result.
+  // Written before any STF is counted: a run never completes ahead of its last results.
+  await writeAll(
+    deps,
+    fresh.map((r) => ({ PutRequest: { Item: resultItem(r, recordedAt) } })),
+  );
+
   const completedByRun = new Map<string, Set<number>>();
   await settleAll(
-    (await withStfs(deps, [...byStf.values()])).map(async ([group, before]) => {
+    stfs.map(async ([group, before]) => {
       const sequence = await countDone(deps, group, before);
       if (sequence === undefined) return;
       const sequences = completedByRun.get(group.runId) ?? new Set<number>();

@@ -63,8 +63,10 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
       <policyMap>
         <policyEntries>
           <!-- Selectors only see the first maxPageSize messages of a queue: slices of one run must not
-               hide another run's (the default 200 let 1,000 queued slices starve a second run). -->
-          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000"${process.env.BENCH_POLICY ?? ''}>
+               hide another run's (the default 200 let 1,000 queued slices starve a second run).
+               optimizedDispatch: an ack dispatches the next message in the acking thread, not after a
+               hand-off to the queue's task thread (half the broker's context switches per slice). -->
+          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000" optimizedDispatch="true">
             <deadLetterStrategy>
               <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
             </deadLetterStrategy>
@@ -97,8 +99,10 @@ export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly 
           dataDirectory="${xmlEscape(o.dataDirectory)}" schedulerSupport="true" schedulePeriodForDestinationPurge="10000">${sharedBrokerElements(table)}
     <persistenceAdapter>
       <!-- Periodic journal sync: a broker crash loses nothing (the OS holds the writes), a machine crash
-           up to a second; a sync per persistent message would cap a local run at a few thousand per s. -->
-      <kahaDB directory="${xmlEscape(o.dataDirectory)}/kahadb" journalDiskSyncStrategy="periodic" journalDiskSyncInterval="1000"/>
+           up to a second; a sync per persistent message would cap a local run at a few thousand per s.
+           Queue messages are stored in the sending thread: with periodic sync that costs no wait, and the
+           receipt skips a hand-off to the store's thread pool (fewer context switches per message). -->
+      <kahaDB directory="${xmlEscape(o.dataDirectory)}/kahadb" journalDiskSyncStrategy="periodic" journalDiskSyncInterval="1000" concurrentStoreAndDispatchQueues="false"/>
     </persistenceAdapter>
     <plugins>
       <simpleAuthenticationPlugin anonymousAccessAllowed="false">

@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+
 /** One JSON object per line, as CloudWatch and `testbed logs` read them. */
 export type LogFields = Record<string, unknown>;
 
@@ -21,4 +23,10 @@ export function createLogger(
     error: emit('error'),
     child: (fields) => createLogger({ ...base, ...fields }, write),
   };
+}
+
+/** A process with a terminal of its own (the CLI running the DAQ simulator) logs to TESTBED_LOG_FILE. */
+export function loggerFromEnv(base: LogFields, env: NodeJS.ProcessEnv = process.env): Logger {
+  const file = env.TESTBED_LOG_FILE;
+  return createLogger(base, file ? (line) => appendFileSync(file, `${line}\n`) : undefined);
 }

@@ -162,6 +162,43 @@ describe('Transformer', () => {
     await seen.stop();
   });
 
+  it('takes a slice in any form the contract accepts, not only the canonical one it reads fastest', async () => {
+    // Prepare
+    const runId = String(nextRun++);
+    const stf = writeStf(store, runId);
+    const [canonical] = sliceMessages(stf, { namespace, slices: 1 });
+    const c = canonical?.content as Record<string, unknown>;
+    // As a Python producer may write it: a numeric run_id, numbers as strings, str(datetime) for the time.
+    const body = JSON.stringify({
+      msg_type: 'slice',
+      run_id: Number(runId),
+      created_at: '2026-11-22 05:00:00.5',
+      namespace,
+      content: {
+        ...c,
+        slice_id: '0',
+        start: '0',
+        end: String(c.end),
+        checksum: `ad:${String(c.checksum).slice(3).toUpperCase()}`,
+      },
+    });
+    const seen = await results(runId);
+    await transformer(runId);
+    // Act
+    await client.publish(destinations.slices, body, { msg_type: 'slice', run_id: runId, namespace });
+    await seen.until(2);
+    // Assess
+    const [result] = ofType(seen.messages, 'slice_result');
+    expect(result?.content).toMatchObject({
+      state: 'done',
+      slice_id: 0,
+      start: 0,
+      end: c.end,
+      requested_at: '2026-11-22T05:00:00.500000Z',
+    });
+    await seen.stop();
+  });
+
   it('parks an unreadable slice in the dead-letter queue and goes on with the next', async () => {
     // Prepare
     const runId = String(nextRun++);

@@ -1,12 +1,7 @@
 import { describe, expect, it, test } from 'vitest';
 import { z } from 'zod';
-import {
-  fromEpochMicros,
-  nowTimestamp,
-  parseTimestamp,
-  timestamp,
-  toEpochMicros,
-} from '#contract/timestamps.ts';
+import { timestamp } from '#contract/schemas.ts';
+import { fromEpochMicros, nowTimestamp, parseTimestamp, toEpochMicros } from '#contract/timestamps.ts';
 
 describe('parseTimestamp', () => {
   test.each([

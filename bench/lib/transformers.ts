@@ -1,0 +1,66 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '#local/state.ts';
+
+export interface TransformerProcess {
+  readonly pilotId: string;
+  readonly pid: number;
+  /** Resident memory now, in MB (VmRSS). */
+  rssMb(): number;
+  /** SIGTERM (the transformer drains and sends transformer_end), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface TransformerOptions {
+  readonly runId: string;
+  readonly pilotId: string;
+  readonly namespace: string;
+  /** BROKER_URL, BROKER_CREDENTIALS_FILE and, under a stack, the rest of its environment. */
+  readonly env: Record<string, string>;
+  /** Where the transformer's JSON log lines go. */
+  readonly logFile: string;
+  /** Extra node options, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** A pilot's transformer (`functions/transformer/main.ts`) as its own process, as the local launcher starts it. */
+export function startTransformerProcess(o: TransformerOptions): TransformerProcess {
+  const log = openSync(o.logFile, 'a');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(o.nodeArgs ?? []), '--import', 'tsx', join(projectRoot, 'functions', 'transformer', 'main.ts')],
+    {
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        ...o.env,
+        RUN_ID: o.runId,
+        PILOT_ID: o.pilotId,
+        NAMESPACE: o.namespace,
+        SLICE_PROCESSING_TIME: '0',
+        HEARTBEAT_INTERVAL: '5',
+        IDLE_TIMEOUT: '0',
+      },
+    },
+  );
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('transformer process did not start');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pilotId: o.pilotId,
+    pid,
+    rssMb() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : Number.NaN;
+    },
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
