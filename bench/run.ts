@@ -11,6 +11,7 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import { credentialsFile } from '#local/state.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
+import { bundleTransformer } from '../functions/bundling.ts';
 import { startTestBroker, type TestBroker } from '../test/support/broker.ts';
 import { testDir } from '../test/support/temp.ts';
 import { bundleSizes } from './lib/bundles.ts';
@@ -80,6 +81,7 @@ const medianOf = (rows: readonly Record<string, number>[]): Record<string, numbe
 
 say('bundling every Lambda handler as CDK does (esbuild, minified)');
 const bundles = await bundleSizes();
+const bundle = await bundleTransformer(join(testDir('bench-pilot-'), 'transformer.mjs'));
 
 // --- A. a bare broker: the raw broker and the transformer alone ----------------------------------------
 
@@ -121,6 +123,7 @@ async function stageA(broker: TestBroker): Promise<void> {
           pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
           namespace,
           env,
+          bundle,
           logFile: join(store, `${runId}-p${i + 1}.log`),
         }),
       );
@@ -158,7 +161,7 @@ async function stageA(broker: TestBroker): Promise<void> {
         const rss = transformers.map((t) => t.rssMb());
         figure({
           id: '6a',
-          figure: `transformer resident memory after ${(n(3_000) + REPS * n(10_000)).toLocaleString('en-US')} slices (as launched locally: node --import tsx)`,
+          figure: `transformer resident memory after ${(n(3_000) + REPS * n(10_000)).toLocaleString('en-US')} slices (the bundle local pilots run)`,
           unit: 'MB',
           runs: rss,
           target: '≤ 100',
@@ -235,6 +238,7 @@ async function stageB(): Promise<void> {
         pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
         namespace,
         env: s.env,
+        bundle,
         logFile: join(s.stateDir, 'logs', `bench-${runId}-p${i + 1}.log`),
       }),
     );

@@ -10,6 +10,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { TableName } from '#tables/definitions.ts';
+import { esbuildOptions } from '../functions/bundling.ts';
 import { suppress } from './nag.ts';
 import { repoRoot } from './paths.ts';
 
@@ -41,21 +42,20 @@ export interface HandlerFunctionProps {
   readonly architecture?: Architecture;
 }
 
-/** How every function is bundled: minified ES modules for Node 22, by the esbuild on this machine. */
+/** How every function is bundled: as functions/bundling.ts says, by the esbuild on this machine. */
 export const bundling: BundlingOptions = {
   // esbuild is a dev dependency: bundle on this machine, never in a Docker image.
   forceDockerBundling: false,
   format: OutputFormat.ESM,
-  target: 'node22',
-  mainFields: ['module', 'main'],
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  tsconfig: join(repoRoot, 'tsconfig.json'),
+  target: esbuildOptions.target,
+  mainFields: esbuildOptions.mainFields,
+  minify: esbuildOptions.minify,
+  sourceMap: esbuildOptions.sourcemap,
+  sourcesContent: esbuildOptions.sourcesContent,
+  tsconfig: esbuildOptions.tsconfig,
   // The SDK is bundled, not taken from the runtime: the versions tested are the versions deployed.
   externalModules: [],
-  // CommonJS dependencies (stompit) require Node built-ins, which an ES module has no `require` for.
-  banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+  banner: esbuildOptions.banner.js,
 };
 
 /**

@@ -1,15 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { PilotLauncher, PilotSpec } from '#domain/pilots.ts';
+import { bundleTransformer } from '../functions/bundling.ts';
 import { type Daemon, readPid, startDaemon } from './processes.ts';
-import { projectRoot } from './state.ts';
 
-/** The transformer entry every local pilot runs. */
-export const transformerEntry = join(projectRoot, 'functions', 'transformer', 'main.ts');
-// Resolved here rather than by name so a pilot starts whatever the working directory of its parent.
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/**
+ * The transformer bundle every local pilot runs, as the pilot image does: `testbed up` builds it, and a
+ * launch rebuilds it when a source file changed since.
+ */
+export const pilotBundle = (stateDir: string): string => join(stateDir, 'pilot', 'transformer.mjs');
 
 /** Pid file under `run/pilots/` (what `testbed down` stops) and log under `logs/pilots/`. */
 export function pilotDaemon(stateDir: string, pilotId: string): Daemon {
@@ -31,17 +30,24 @@ export interface LocalPilotLauncherOptions {
 
 /** Pilots as detached child processes of whoever launches them (the local runner), outliving it. */
 export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher {
+  const bundle = pilotBundle(o.stateDir);
   const running = (pilotId: string): number | undefined => {
     const pid = readPid(pilotDaemon(o.stateDir, pilotId));
-    return pid !== undefined && isTransformer(pid) ? pid : undefined;
+    return pid !== undefined && runs(pid, bundle) ? pid : undefined;
   };
+  // Pilots started together wait for one build.
+  let building: Promise<string> | undefined;
   return {
     async start(spec: PilotSpec) {
       // Idempotent: a pilot already running under this id is not started twice.
       const alive = running(spec.pilotId);
       if (alive !== undefined) return { pid: alive };
+      building ??= bundleTransformer(bundle).finally(() => {
+        building = undefined;
+      });
+      await building;
       const d = pilotDaemon(o.stateDir, spec.pilotId);
-      const child = startDaemon(d, process.execPath, ['--import', tsxLoader, transformerEntry], {
+      const child = startDaemon(d, process.execPath, [bundle], {
         ...(o.env ?? process.env),
         TESTBED_STATE_DIR: o.stateDir,
         RUN_ID: spec.runId,
@@ -65,11 +71,11 @@ export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher 
 }
 
 /** Guards against a stale pid file whose pid the system has since given to another program. */
-function isTransformer(pid: number): boolean {
+function runs(pid: number, bundle: string): boolean {
   const cmdline = `/proc/${pid}/cmdline`;
   if (!existsSync('/proc/self/cmdline')) return true;
   try {
-    return readFileSync(cmdline, 'utf8').includes(join('functions', 'transformer', 'main.ts'));
+    return readFileSync(cmdline, 'utf8').includes(bundle);
   } catch {
     return false;
   }

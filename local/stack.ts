@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundleTransformer } from '../functions/bundling.ts';
 import { brokerDaemon, brokerPid, ensureActiveMq, startBroker, stopBroker } from './activemq.ts';
 import { createTables, dynalitePid, localDynamoClient, startDynalite, stopDynalite } from './dynalite.ts';
+import { pilotBundle } from './pilot-launcher.ts';
 import {
   assertPortFree,
   type Daemon,
@@ -106,6 +108,8 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
       ),
     );
   }
+  // Built now, so the first run's pilots start at once (a launch checks it is still up to date).
+  starts.push(bundleTransformer(pilotBundle(s.stateDir)));
   const started = Promise.all(starts);
   started.catch(() => {}); // awaited below
   try {

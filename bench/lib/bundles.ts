@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { projectRoot } from '#local/state.ts';
+import { esbuildOptions } from '../../functions/bundling.ts';
 
 export interface BundleSize {
   readonly name: string;
   readonly bytes: number;
 }
 
-/**
- * Every Lambda handler bundled as CDK bundles it (lib/handler-function.ts: esbuild, ESM, node22, minified,
- * nothing external), plus the transformer's entry for comparison (the pilot image runs it through tsx).
- */
+/** Every Lambda handler bundled as CDK bundles it (functions/bundling.ts), and the pilot's transformer. */
 export async function bundleSizes(): Promise<BundleSize[]> {
   const functions = join(projectRoot, 'functions');
   const entries = readdirSync(functions)
@@ -24,21 +22,7 @@ export async function bundleSizes(): Promise<BundleSize[]> {
     const sizes: BundleSize[] = [];
     for (const { name, entry } of entries) {
       const outfile = join(out, `${name.replace(/\W+/g, '-')}.mjs`);
-      await build({
-        entryPoints: [entry],
-        outfile,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        tsconfig: join(projectRoot, 'tsconfig.json'),
-        banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-        logLevel: 'silent',
-      });
+      await build({ ...esbuildOptions, entryPoints: [entry], outfile, logLevel: 'silent' });
       sizes.push({ name, bytes: statSync(outfile).size });
     }
     return sizes;

@@ -1,7 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '#local/state.ts';
 
 export interface TransformerProcess {
   readonly pilotId: string;
@@ -20,30 +18,28 @@ export interface TransformerOptions {
   readonly env: Record<string, string>;
   /** Where the transformer's JSON log lines go. */
   readonly logFile: string;
+  /** The transformer bundle (functions/bundling.ts), as local pilots and the pilot image run it. */
+  readonly bundle: string;
   /** Extra node options, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[];
 }
 
-/** A pilot's transformer (`functions/transformer/main.ts`) as its own process, as the local launcher starts it. */
+/** A pilot's transformer as its own process, as the local launcher starts it. */
 export function startTransformerProcess(o: TransformerOptions): TransformerProcess {
   const log = openSync(o.logFile, 'a');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...(o.nodeArgs ?? []), '--import', 'tsx', join(projectRoot, 'functions', 'transformer', 'main.ts')],
-    {
-      stdio: ['ignore', log, log],
-      env: {
-        ...process.env,
-        ...o.env,
-        RUN_ID: o.runId,
-        PILOT_ID: o.pilotId,
-        NAMESPACE: o.namespace,
-        SLICE_PROCESSING_TIME: '0',
-        HEARTBEAT_INTERVAL: '5',
-        IDLE_TIMEOUT: '0',
-      },
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bundle], {
+    stdio: ['ignore', log, log],
+    env: {
+      ...process.env,
+      ...o.env,
+      RUN_ID: o.runId,
+      PILOT_ID: o.pilotId,
+      NAMESPACE: o.namespace,
+      SLICE_PROCESSING_TIME: '0',
+      HEARTBEAT_INTERVAL: '5',
+      IDLE_TIMEOUT: '0',
     },
-  );
+  });
   closeSync(log);
   const pid = child.pid;
   if (pid === undefined) throw new Error('transformer process did not start');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The shipped workflow TOML files, found from this module so any working directory works. */
 export const workflowsDir: URL = new URL('../../workflows/', import.meta.url);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseTimestamp } from './timestamps.ts';
 import { normaliseChecksum } from './wire.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AgentRow, listAgents } from './agents.ts';
 import { badRequest, type Page } from './bounds.ts';
 import type { MonitorContext } from './context.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseTimestamp } from '#contract/timestamps.ts';
 import { badRequest, DEFAULT_LIMIT, MAX_LIMIT } from './bounds.ts';
 

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerPid } from '#local/activemq.ts';
 import { dynalitePid } from '#local/dynalite.ts';
+import { pilotBundle } from '#local/pilot-launcher.ts';
 import { readPid } from '#local/processes.ts';
 import { apiDaemon, runnerDaemon } from '#local/stack.ts';
 import { readCredentials } from '#runtime/credentials.ts';
@@ -112,7 +113,7 @@ describe('Security of the local stack', () => {
         if (!p.cmdline.includes(s.stateDir) && !p.environ.includes(s.stateDir)) continue;
         // The stack's processes: their environment too (owner-only, but inherited by every child).
         seen.cmdlines.add(p.cmdline);
-        if (p.cmdline.includes('functions/transformer/main.ts')) seen.pilots++;
+        if (p.cmdline.includes(pilotBundle(s.stateDir))) seen.pilots++;
         if (p.environ.includes(password)) seen.withPassword.push(`environment of ${p.cmdline}`);
       }
     };
