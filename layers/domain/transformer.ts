@@ -22,6 +22,7 @@ import {
 } from '#stf/analysis.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
+import { localCopyOf } from '#stf/s3-store.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
 export interface TransformerConfig {
@@ -336,11 +337,7 @@ class SliceTransformer implements Transformer {
 
   private async analyse(c: SliceContent): Promise<Outcome> {
     try {
-      const located = this.locate(c);
-      // The S3 client is loaded only by pilots that read from S3: it costs a local pilot ~20 MB.
-      const path = located.startsWith('s3://')
-        ? await (await import('#stf/s3-store.ts')).localCopyOf(located)
-        : located;
+      const path = await localCopyOf(this.locate(c));
       const checksum = typeof c.checksum === 'string' ? normaliseChecksum(c.checksum) : undefined;
       // Slice ranges are inclusive on the wire, end-exclusive in the STF reader.
       const part = await this.files.read(path, checksum, { start: c.start, end: c.end + 1 });

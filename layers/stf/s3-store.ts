@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { localStfStore, type StfStore } from './store.ts';
 
 type S3Api = Pick<S3Client, 'send'>;
+
+// Loaded on first use: most processes (a local run, its pilots) never touch S3, and the client costs
+// ~60 ms to load and ~20 MB of memory.
+const s3Sdk = () => import('@aws-sdk/client-s3');
+const newClient = (): Promise<S3Api> => s3Sdk().then(({ S3Client }) => new S3Client({}));
 
 /** `s3://bucket/key` -> its parts; undefined for anything else. */
 export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
@@ -35,11 +40,13 @@ export interface S3StfStoreOptions {
  * PutObject, which S3 makes visible complete or not at all, and resolves with its `s3://` URL.
  */
 export function s3StfStore(bucket: string, o: S3StfStoreOptions = {}): StfStore {
-  const s3 = o.client ?? new S3Client({});
+  let s3: Promise<S3Api> | undefined;
   return {
     async put(filename, data) {
       const key = stfKey(filename, o.prefix);
-      await s3.send(
+      const { PutObjectCommand } = await s3Sdk();
+      s3 ??= o.client ? Promise.resolve(o.client) : newClient();
+      await (await s3).send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
@@ -67,7 +74,7 @@ export interface LocalCopyOptions {
 }
 
 const copies = new Map<string, Promise<string>>();
-let sharedClient: S3Client | undefined;
+let sharedClient: Promise<S3Api> | undefined;
 
 /**
  * A local path for an STF URL, for readers that open files (the transformer): an `s3://` object is
@@ -85,7 +92,7 @@ export function localCopyOf(url: string, o: LocalCopyOptions = {}): Promise<stri
   );
   const cached = copies.get(target);
   if (cached) return cached;
-  sharedClient ??= new S3Client({});
+  sharedClient ??= newClient();
   const copying = download(s3, target, o.client ?? sharedClient);
   copies.set(target, copying);
   // A failed download is tried again by the next reader.
@@ -93,7 +100,11 @@ export function localCopyOf(url: string, o: LocalCopyOptions = {}): Promise<stri
   return copying;
 }
 
-async function download(s3: { bucket: string; key: string }, target: string, client: S3Api): Promise<string> {
+async function download(
+  s3: { bucket: string; key: string },
+  target: string,
+  client: S3Api | Promise<S3Api>,
+): Promise<string> {
   if (
     await stat(target).then(
       (s) => s.isFile(),
@@ -101,7 +112,8 @@ async function download(s3: { bucket: string; key: string }, target: string, cli
     )
   )
     return target;
-  const out = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key }));
+  const { GetObjectCommand } = await s3Sdk();
+  const out = await (await client).send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key }));
   if (!out.Body) throw new Error(`s3://${s3.bucket}/${s3.key}: empty response`);
   const bytes = await out.Body.transformToByteArray();
   await mkdir(path.dirname(target), { recursive: true });
