@@ -11,7 +11,7 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import { credentialsFile } from '#local/state.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
-import { bundleTransformer } from '../functions/bundling.ts';
+import { bundleTransformer, transformerEntry } from '../functions/bundling.ts';
 import { startTestBroker, type TestBroker } from '../test/support/broker.ts';
 import { testDir } from '../test/support/temp.ts';
 import { bundleSizes } from './lib/bundles.ts';
@@ -19,6 +19,7 @@ import { cpuMeter } from './lib/cpu.ts';
 import { machine } from './lib/machine.ts';
 import { prepareStfs, publishBurst, publishPaced, type Recorded, Tables } from './lib/pipeline.ts';
 import { logLogPlot } from './lib/plot.ts';
+import { profilesOf, summariseProfiles } from './lib/profile.ts';
 import { rawBrokerRun } from './lib/raw-broker.ts';
 import { drainRate, ResultWatch } from './lib/result-watch.ts';
 import { type BenchStack, upStack } from './lib/stack.ts';
@@ -82,6 +83,16 @@ const medianOf = (rows: readonly Record<string, number>[]): Record<string, numbe
 say('bundling every Lambda handler as CDK does (esbuild, minified)');
 const bundles = await bundleSizes();
 const bundle = await bundleTransformer(join(testDir('bench-pilot-'), 'transformer.mjs'));
+/**
+ * `npm run bench -- --profile`: the same run with CPU profiles of the transformers (run from their sources,
+ * for readable names) and of the runner, summarised into bench/profile.md instead of saved as results.
+ */
+const profileDir = process.argv.includes('--profile') ? testDir('bench-profile-') : undefined;
+const transformerCommand = (profileName: string): string[] =>
+  profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, profileName)}`, '--import', 'tsx', transformerEntry]
+    : [bundle];
+let runnerPid: number | undefined;
 
 // --- A. a bare broker: the raw broker and the transformer alone ----------------------------------------
 
@@ -123,7 +134,7 @@ async function stageA(broker: TestBroker): Promise<void> {
           pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
           namespace,
           env,
-          bundle,
+          command: transformerCommand(`${count}-transformers`),
           logFile: join(store, `${runId}-p${i + 1}.log`),
         }),
       );
@@ -201,7 +212,7 @@ async function stageB(): Promise<void> {
   const ups: number[] = [];
   let stack: BenchStack | undefined;
   for (let i = 0; i < REPS; i++) {
-    stack = await upStack();
+    stack = await upStack(profileDir && join(profileDir, 'stack'));
     ups.push(stack.upMs / 1000);
     if (i < REPS - 1) await stack.destroy();
   }
@@ -238,7 +249,7 @@ async function stageB(): Promise<void> {
         pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
         namespace,
         env: s.env,
-        bundle,
+        command: transformerCommand('pipeline-transformers'),
         logFile: join(s.stateDir, 'logs', `bench-${runId}-p${i + 1}.log`),
       }),
     );
@@ -253,6 +264,7 @@ async function stageB(): Promise<void> {
 
     say('pipeline: 20,000 slices published at once, 4 transformers, until every result is in DynamoDB');
     const pids = s.pids();
+    runnerPid = pids.runner;
     const processes = {
       broker: [pids.broker ?? 0],
       transformers: transformers.map((t) => t.pid),
@@ -480,6 +492,41 @@ const machineLine = `${host.cpu}, ${host.cores} cores, ${host.memoryGb} GB, Node
 console.log(`\n${machineLine}\n\n${table}\n`);
 
 const durationS = Math.round((performance.now() - started) / 1000);
+if (profileDir) {
+  const sections = (
+    [
+      ['one transformer, zero-cost slices (2a)', profilesOf(join(profileDir, '1-transformers'))],
+      ['4 transformers in the pipeline (3a, 4)', profilesOf(join(profileDir, 'pipeline-transformers'))],
+      ['the local Lambda runner in the pipeline (3a, 4)', profilesOf(join(profileDir, 'stack'), runnerPid)],
+    ] as const
+  ).map(([name, files]) => {
+    const p = summariseProfiles(files);
+    const share = (rows: readonly (readonly [string, number])[]) =>
+      rows.map(([k, v]) => `| ${k.replaceAll('|', '\\|')} | ${(v * 100).toFixed(1)} % |`);
+    return [
+      `## ${name}: ${Math.round(p.busyMs).toLocaleString('en-US')} ms busy`,
+      '',
+      '| where | share of busy time |',
+      '|---|---:|',
+      ...share(p.areas),
+      '',
+      '| function (self time) | share of busy time |',
+      '|---|---:|',
+      ...share(p.functions),
+    ].join('\n');
+  });
+  const profile = [
+    '# CPU profiles of the prompt path',
+    '',
+    `\`npm run bench -- --profile\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, on: ${machineLine}. Busy time excludes idle; a profiled process runs slower than in the figures of README.md.`,
+    '',
+    ...sections.flatMap((s) => [s, '']),
+  ].join('\n');
+  writeFileSync(join(here, 'profile.md'), profile);
+  console.log(profile);
+  say(`done in ${durationS} s: bench/profile.md (results not saved: profiled processes run slower)`);
+  process.exit(0);
+}
 writeFileSync(
   join(here, 'results.json'),
   `${JSON.stringify({ date: new Date().toISOString(), durationS, machine: host, layout, figures, bundles, ...extra }, null, 2)}\n`,

@@ -83,11 +83,15 @@ export const apiDaemon = (stateDir: string): Daemon => ({
 
 export const apiReadyFile = (stateDir: string) => join(stateDir, 'run', 'api.ready');
 
-/** Node running TypeScript through tsx, for the runner and the pilots. */
-export const tsNode = (entry: string): [string, string[]] => [
-  process.execPath,
-  ['--import', 'tsx', join(projectRoot, entry)],
-];
+/**
+ * Node running TypeScript through tsx, for the runner and the monitor API. With TESTBED_CPU_PROF_DIR set,
+ * each writes a CPU profile there when it ends (Node refuses `--cpu-prof` in NODE_OPTIONS).
+ */
+export const tsNode = (entry: string): [string, string[]] => {
+  const profileDir = process.env.TESTBED_CPU_PROF_DIR;
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return [process.execPath, [...profile, '--import', 'tsx', join(projectRoot, entry)]];
+};
 
 /** Brings broker, dynalite, runner and the monitor API up; what already runs is left alone. */
 export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<void> {

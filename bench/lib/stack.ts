@@ -52,10 +52,14 @@ export async function testbed(
   }
 }
 
-/** A cold `testbed up`: fresh state folder, nothing running, ActiveMQ installed. */
-export async function upStack(): Promise<BenchStack> {
+/**
+ * A cold `testbed up`: fresh state folder, nothing running, ActiveMQ installed. With `profileDir`, the
+ * runner writes its CPU profile there when the stack goes down.
+ */
+export async function upStack(profileDir?: string): Promise<BenchStack> {
   const stateDir = testDir('testbed-bench-');
   const cliEnv = {
+    ...(profileDir && { TESTBED_CPU_PROF_DIR: profileDir }),
     TESTBED_STATE_DIR: stateDir,
     TESTBED_STOMP_PORT: String(await freePort()),
     TESTBED_DYNAMODB_PORT: String(await freePort()),

@@ -18,16 +18,17 @@ export interface TransformerOptions {
   readonly env: Record<string, string>;
   /** Where the transformer's JSON log lines go. */
   readonly logFile: string;
-  /** The transformer bundle (functions/bundling.ts), as local pilots and the pilot image run it. */
-  readonly bundle: string;
-  /** Extra node options, e.g. `--cpu-prof`. */
-  readonly nodeArgs?: readonly string[];
+  /**
+   * Node's arguments that run the transformer: the bundle (functions/bundling.ts) as local pilots and the
+   * pilot image run it, or its sources under tsx with `--cpu-prof` to profile it.
+   */
+  readonly command: readonly string[];
 }
 
 /** A pilot's transformer as its own process, as the local launcher starts it. */
 export function startTransformerProcess(o: TransformerOptions): TransformerProcess {
   const log = openSync(o.logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bundle], {
+  const child: ChildProcess = spawn(process.execPath, [...o.command], {
     stdio: ['ignore', log, log],
     env: {
       ...process.env,
