@@ -14,12 +14,6 @@ export interface RunnerOptions {
   /** @default 100, Lambda's default batch size for Amazon MQ */
   readonly batchSize?: number;
   /**
-   * How long a partial batch waits for more messages. Every invocation costs a handful of DynamoDB round
-   * trips whatever its size: at 5 ms, 400 slice results/s came as batches of 2 the handler could not keep
-   * up with (seconds of delay); at 25 ms they come as batches of 10 (bench/README.md). @default 25
-   */
-  readonly batchWindowMs?: number;
-  /**
    * The broker's redelivery limit (the local broker's redelivery policy, broker-config.ts). On a message's
    * last failure the runner parks it itself, with the error as its reason: the broker would park it too,
    * but without saying why. @default 6
@@ -44,7 +38,11 @@ export interface Runner {
 
 /**
  * The local stand-in for Lambda's Amazon MQ event source mappings: one consumer per handler queue, batches
- * of up to `batchSize` messages, one invocation at a time per handler. A batch that throws is nacked as a
+ * of up to `batchSize` messages, one invocation at a time per handler. An idle handler is invoked as soon as
+ * a message arrives; what arrives while it runs is its next batch. A quiet run waits for no batching window
+ * (each hop of a control message would cost one), and under load batches grow as long as the handler takes.
+ * A fixed window instead queued small batches behind each other: at 400 results/s and 5 ms, batches of 2
+ * fell seconds behind, and 25 ms cost 50 ms before a run's first pilot started. A batch that throws is nacked as a
  * whole (no partial batch response on MQ) and the broker redelivers it, as for Lambda's poller. A message
  * failing for the last time (`maximumRedeliveries`) is parked in its dead-letter queue by the runner, with
  * the error as `dlq_reason`, where Lambda's poller would leave it to the broker, which records no reason.
@@ -54,7 +52,6 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
   const log = o.log ?? ((r) => console.log(JSON.stringify(r)));
   const settings: ConsumerSettings = {
     batchSize: o.batchSize ?? 100,
-    windowMs: o.batchWindowMs ?? 25,
     maximumRedeliveries: o.maximumRedeliveries ?? 6,
   };
   const failures = new FailureCounts(FAILURES_REMEMBERED);
@@ -74,7 +71,6 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
 
 interface ConsumerSettings {
   readonly batchSize: number;
-  readonly windowMs: number;
   readonly maximumRedeliveries: number;
 }
 
@@ -118,7 +114,8 @@ function recordLogger(
 
 class BatchingConsumer {
   private pending: ReceivedMessage[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
+  private busy = false;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly subscription: Subscription;
@@ -144,17 +141,20 @@ class BatchingConsumer {
     // Left unacked: the broker gives it to another consumer once this one unsubscribes.
     if (this.stopped) return;
     this.pending.push(m);
-    if (this.pending.length >= this.settings.batchSize) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.settings.windowMs);
+    // After the other messages of this socket read, not one invocation each.
+    if (!this.busy) this.soon ??= setImmediate(() => this.flush());
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pending.length === 0) return;
+    clearImmediate(this.soon);
+    this.soon = undefined;
+    if (this.busy || this.pending.length === 0) return;
     const batch = this.pending.splice(0, this.settings.batchSize);
-    this.running = this.running.then(() => this.invoke(batch));
-    if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), this.settings.windowMs);
+    this.busy = true;
+    this.running = this.invoke(batch).finally(() => {
+      this.busy = false;
+      this.flush();
+    });
   }
 
   private async invoke(batch: ReceivedMessage[]): Promise<void> {
@@ -217,9 +217,10 @@ class BatchingConsumer {
   }
 
   async stop(): Promise<void> {
-    this.flush();
     this.stopped = true;
-    await this.running;
+    // What was taken is handled: each invocation's end starts the next until none is left.
+    this.flush();
+    while (this.busy) await this.running;
     await this.subscription.unsubscribe();
   }
 }
