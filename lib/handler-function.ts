@@ -53,8 +53,9 @@ export const bundling: BundlingOptions = {
   sourceMap: esbuildOptions.sourcemap,
   sourcesContent: esbuildOptions.sourcesContent,
   tsconfig: esbuildOptions.tsconfig,
-  // The SDK is bundled, not taken from the runtime: the versions tested are the versions deployed.
-  externalModules: [],
+  // Only esbuild stays out. The SDK is bundled, not taken from the runtime: the versions tested are the
+  // versions deployed.
+  externalModules: esbuildOptions.external,
   banner: esbuildOptions.banner.js,
 };
 

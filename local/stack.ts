@@ -112,8 +112,11 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
       ),
     );
   }
-  // Built now, so the first run's pilots start at once (a launch checks it is still up to date).
-  starts.push(bundleTransformer(pilotBundle(s.stateDir)));
+  // Built beside the rest, so the first run's pilots start at once. Only a head start: a launch builds
+  // it when stale, so a failure here stops nothing.
+  const bundling = bundleTransformer(pilotBundle(s.stateDir)).catch((error: Error) =>
+    say(`transformer bundle not built yet (${error.message}): the first pilot launch builds it`),
+  );
   const started = Promise.all(starts);
   started.catch(() => {}); // awaited below
   try {
@@ -147,6 +150,7 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
     );
   }
   if (apiNeeded) await startApi(s);
+  await bundling;
 }
 
 async function startApi(s: StackConfig): Promise<void> {

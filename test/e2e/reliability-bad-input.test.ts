@@ -14,7 +14,7 @@ import { destinations } from '#routes/destinations.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
-import type { CliResult } from '../support/cli.ts';
+import { type CliResult, smallRun } from '../support/cli.ts';
 import {
   expectedSliceKeys,
   messagesOf,
@@ -114,15 +114,7 @@ describe('A corpus of bad input sent during a good run on the local stack', () =
 
     const running = s.cli(
       [
-        'run',
-        'prompt_processing',
-        '--no-realtime',
-        '--stf-count',
-        '4',
-        '--physics-period-count',
-        '2',
-        '--workers',
-        '2',
+        ...smallRun,
         '--namespace',
         GOOD_NAMESPACE,
         // Slow enough that the whole corpus goes by while slices are being processed.

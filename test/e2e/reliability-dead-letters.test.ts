@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTables } from '#local/dynalite.ts';
 import { readRun } from '#query/run-report.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
-import type { CliResult } from '../support/cli.ts';
+import { type CliResult, smallRun } from '../support/cli.ts';
 import {
   expectedSliceKeys,
   type ReliabilityStack,
@@ -55,15 +57,7 @@ describe('A handler failing on every delivery, on the local stack', () => {
     // Act
     running = s.cli(
       [
-        'run',
-        'prompt_processing',
-        '--no-realtime',
-        '--stf-count',
-        '4',
-        '--physics-period-count',
-        '2',
-        '--workers',
-        '2',
+        ...smallRun,
         '--drain-timeout',
         '150',
         // The pilots wait for the replay rather than ending idle.
@@ -72,15 +66,24 @@ describe('A handler failing on every delivery, on the local stack', () => {
       ],
       200_000,
     );
-    const parked = await until(
-      'the 8 stf_gen messages parked',
-      async () => {
-        const l = await list('--handler', 'stf_gen');
-        return l.length >= 8 ? l : undefined;
-      },
-      90_000,
-      1000,
-    );
+    const parked = await Promise.race([
+      until(
+        'the 8 stf_gen messages parked',
+        async () => {
+          const l = await list('--handler', 'stf_gen');
+          return l.length >= 8 ? l : undefined;
+        },
+        90_000,
+        1000,
+      ).catch((error: Error) => {
+        const log = join(s.stateDir, 'logs', 'runner.log');
+        throw new Error(`${error.message}; the runner's log ends: ${readFileSync(log, 'utf8').slice(-4000)}`);
+      }),
+      // The run waits for the replay: a run that ends first has failed, and says why.
+      running.then((r) => {
+        throw new Error(`testbed run ended before the replay (${r.code}): ${r.stdout}${r.stderr}`);
+      }),
+    ]);
     runId = parked[0]?.run_id ?? '';
     const shown = await s.cli(['dlq', 'list', '--run', runId]);
     // Assess

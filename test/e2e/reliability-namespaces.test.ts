@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pilotDaemon } from '#local/pilot-launcher.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
-import type { CliResult } from '../support/cli.ts';
+import { type CliResult, smallRun } from '../support/cli.ts';
 import {
   expectedSliceKeys,
   messagesOf,
@@ -39,15 +39,7 @@ describe('Two runs in two namespaces at once on one local stack', () => {
       NAMESPACES.map((namespace) =>
         s.cli(
           [
-            'run',
-            'prompt_processing',
-            '--no-realtime',
-            '--stf-count',
-            '4',
-            '--physics-period-count',
-            '2',
-            '--workers',
-            '2',
+            ...smallRun,
             '--namespace',
             namespace,
             // Long enough per slice that both runs' slices are in the queue together.

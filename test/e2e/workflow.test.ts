@@ -10,7 +10,7 @@ import { handlerQueue, routes } from '#routes/route-table.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
-import { type CliResult, testbed } from '../support/cli.ts';
+import { type CliResult, smallRun, testbed } from '../support/cli.ts';
 import { testDir } from '../support/temp.ts';
 
 describe('testbed run prompt_processing on the local stack', () => {
@@ -27,21 +27,7 @@ describe('testbed run prompt_processing on the local stack', () => {
       TESTBED_DYNAMODB_PORT: String(await freePort()),
       TESTBED_API_PORT: String(await freePort()),
     };
-    result = await testbed(
-      [
-        'run',
-        'prompt_processing',
-        '--no-realtime',
-        '--stf-count',
-        '4',
-        '--physics-period-count',
-        '2',
-        '--workers',
-        '2',
-      ],
-      env,
-      180_000,
-    );
+    result = await testbed([...smallRun], env, 180_000);
     runId = /Run (\d+) Summary/.exec(result.stdout)?.[1] ?? '';
     const stackEnv = stackEnvironment(resolveStack({ stateDir: env.TESTBED_STATE_DIR }, env));
     records = await readRun(dynamoClient(stackEnv), tableNames(stackEnv), runId);

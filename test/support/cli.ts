@@ -31,3 +31,16 @@ export async function testbed(
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
+
+/** `testbed run` arguments for a small run: 2 physics periods of 4 STFs, 2 pilots, no real-time pacing. */
+export const smallRun = [
+  'run',
+  'prompt_processing',
+  '--no-realtime',
+  '--stf-count',
+  '4',
+  '--physics-period-count',
+  '2',
+  '--workers',
+  '2',
+] as const;

@@ -57,11 +57,12 @@ describe('Broker port across a broker restart', () => {
     await subscriber.subscribe(stored, { ack: 'auto' }, storedInbox.take).ready;
     await until('the stored message', () => storedInbox.messages.length === 1);
     // Assess
-    // 'before' comes again if its ack had not reached the broker when it stopped: at least once.
+    // 'before' comes again if its ack had not reached the broker when it stopped: at least once. Without
+    // its redelivered flag, which ActiveMQ keeps in memory only (a killed broker forgets it).
     const firstCopies = onQueue.messages.filter((m, i, all) => all.findIndex((o) => o.body === m.body) === i);
     const copies = onQueue.messages.filter((m) => !firstCopies.includes(m));
     expect(firstCopies.map((m) => m.body)).toEqual(['before', 'while stopped', 'after']);
-    expect(copies.every((m) => m.body === 'before' && m.redelivered)).toBe(true);
+    expect(copies.map((m) => m.body)).toEqual(copies.map(() => 'before'));
     expect(onTopic.messages[0]?.body).toBe('topic after');
     expect(storedInbox.messages[0]?.body).toBe('stored before the stop');
     expect(subscriber.lines.filter((l) => l.includes('connected to'))).toHaveLength(2);

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundleTransformer, transformerEntry } from '../../../functions/bundling.ts';
+import { bundleTransformer, bundleWhenStale } from '../../../functions/bundling.ts';
 import { testDir } from '../../support/temp.ts';
 
 describe('The transformer bundle local pilots run', () => {
@@ -22,24 +22,25 @@ describe('The transformer bundle local pilots run', () => {
   }, 60_000);
 
   it('is built again only when one of its sources is newer than it', async () => {
-    // Prepare
-    const outfile = join(testDir('bundle-'), 'transformer.mjs');
-    await bundleTransformer(outfile);
+    // Prepare: an entry of its own, so that no other test's bundle sees its sources change.
+    const dir = testDir('bundle-src-');
+    const [entry, part] = [join(dir, 'entry.ts'), join(dir, 'part.ts')];
+    writeFileSync(part, 'export const part = 1;\n');
+    writeFileSync(entry, "import { part } from './part.ts';\nconsole.log(part);\n");
+    const outfile = join(dir, 'out', 'entry.mjs');
+    await bundleWhenStale(entry, outfile);
     const built = statSync(outfile).mtimeMs;
     const inputs = JSON.parse(readFileSync(`${outfile}.inputs.json`, 'utf8')) as string[];
     // Act
-    await bundleTransformer(outfile);
+    await bundleWhenStale(entry, outfile);
     const unchanged = statSync(outfile).mtimeMs;
-    const source = statSync(transformerEntry);
-    utimesSync(transformerEntry, source.atime, new Date(built + 60_000));
-    try {
-      await bundleTransformer(outfile);
-    } finally {
-      utimesSync(transformerEntry, source.atime, source.mtime);
-    }
+    writeFileSync(part, 'export const part = 2;\n');
+    utimesSync(part, new Date(), new Date(built + 60_000));
+    await bundleWhenStale(entry, outfile);
     // Assess
-    expect(inputs).toContain(transformerEntry);
+    expect(inputs).toEqual(expect.arrayContaining([entry, part]));
     expect(unchanged).toBe(built);
     expect(statSync(outfile).mtimeMs).toBeGreaterThan(built);
+    expect(readFileSync(outfile, 'utf8')).toMatch(/console\.log\(2\)/);
   }, 60_000);
 });

@@ -1,0 +1,26 @@
+import { ecsPilotLauncherFromEnv } from '#domain/ecs-launcher.ts';
+import type { PilotLauncher } from '#domain/pilots.ts';
+
+let launcher: Promise<PilotLauncher> | undefined;
+
+/**
+ * The pilot launcher the environment names, once per process: ECS tasks where the stack configured them
+ * (PILOT_CLUSTER), local child processes under the local stack (TESTBED_STATE_DIR).
+ */
+export function pilotLauncherFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<PilotLauncher> {
+  launcher ??= (async () => {
+    const ecs = ecsPilotLauncherFromEnv(env);
+    if (ecs) return ecs;
+    if (!env.TESTBED_STATE_DIR)
+      throw new Error(
+        'no pilot launcher: set PILOT_CLUSTER (ECS tasks) or TESTBED_STATE_DIR (local processes)',
+      );
+    // Imported on first use: a Lambda function never launches local processes.
+    const { localPilotLauncher } = await import('#local/pilot-launcher.ts');
+    return localPilotLauncher({ stateDir: env.TESTBED_STATE_DIR, env });
+  })().catch((error: unknown) => {
+    launcher = undefined;
+    throw error;
+  });
+  return launcher;
+}
