@@ -1,6 +1,5 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
@@ -12,7 +11,6 @@ import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
 import { runProgress } from './progress.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
-import { projectRoot } from './state.ts';
 
 export interface RunOptions {
   readonly workflow: WorkflowConfig;
@@ -70,10 +68,8 @@ async function watchBroker(stack: StackConfig, watch: RunWatch): Promise<BrokerP
 /** `testbed run`: brings the stack up, invokes the DAQ simulator, follows the run to its end and reports. */
 export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; watch: RunWatch }> {
   const out = o.out ?? ((l: string) => console.log(l));
-  // Loaded while the stack comes up: the simulator's modules take ~0.3 s, a third of the time to a first result.
-  const loadingDaq = import(
-    pathToFileURL(join(projectRoot, 'functions', 'daq-simulator', 'handler.ts')).href
-  );
+  // Evaluated while the stack check runs (run from its sources, its modules take ~0.3 s to load).
+  const loadingDaq = import('../functions/daq-simulator/handler.ts');
   loadingDaq.catch(() => {}); // awaited below
   await up(o.stack, (l) => out(l));
   Object.assign(process.env, stackEnvironment(o.stack), {
