@@ -99,10 +99,3 @@ const ownImportMetaUrl: Plugin = {
     });
   },
 };
-
-// `node functions/bundling.ts <outfile>` under tsx: what the pilot image's build stage runs.
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const outfile = process.argv[2];
-  if (!outfile) throw new Error('usage: bundling.ts <outfile>');
-  console.log(await bundleTransformer(outfile));
-}

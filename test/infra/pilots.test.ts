@@ -37,6 +37,9 @@ describe('Construct: Pilots', () => {
       'startTransformer',
     );
     expect(() => readFileSync(join(context, 'lib/app.ts'))).toThrow();
+    // What the image's build stage bundles the transformer with.
+    expect(readFileSync(join(context, 'functions/bundling.ts'), 'utf8')).toContain('bundleTransformer');
+    expect(readFileSync(join(context, 'bin/cli-bundle.js'), 'utf8')).toContain('isFresh');
   });
 
   it('runs one transformer container on Fargate, x86_64, logging to its own group', () => {
