@@ -392,9 +392,22 @@ async function stageB(): Promise<void> {
     });
     figure({
       id: '5a′',
+      figure: 'of which: command start → run_imminent published (CLI, stack check, DAQ simulator)',
+      unit: 'ms',
+      runs: first.map((f) => f.toRunImminentMs),
+    });
+    figure({
+      id: '5a″',
       figure: 'of which: run_imminent published → first slice_result',
       unit: 'ms',
       runs: first.map((f) => f.fromRunImminentMs),
+    });
+    figure({
+      id: '5a‴',
+      figure:
+        'within that: run_imminent → transformer_start (two runner hops, a pilot started and connected)',
+      unit: 'ms',
+      runs: first.map((f) => f.toPilotStartMs),
     });
     extra.firstResult = first;
   } finally {
@@ -414,23 +427,15 @@ function medianPercentiles(rows: readonly Percentiles[]): Percentiles {
 
 /** Runs a small workflow through the CLI; the clock starts when the command does. */
 async function firstResult(s: BenchStack, listener: BrokerPort) {
-  let imminentAt: number | undefined;
-  let firstAt: number | undefined;
-  const sub = listener.subscribe(
-    destinations.results,
-    { ack: 'auto', selector: "msg_type = 'slice_result'" },
-    (m) => {
-      if (m.headers.run_id !== '810001') firstAt ??= performance.now();
-    },
+  // The first arrival of each message type of the run, by the clock of this process.
+  const firstAt = new Map<string, number>();
+  const subs = [destinations.epic, destinations.workers, destinations.results].map((d) =>
+    listener.subscribe(d, { ack: 'auto' }, (m) => {
+      const type = m.headers.msg_type;
+      if (type && m.headers.run_id !== '810001' && !firstAt.has(type)) firstAt.set(type, performance.now());
+    }),
   );
-  const epic = listener.subscribe(
-    destinations.epic,
-    { ack: 'auto', selector: "msg_type = 'run_imminent'" },
-    () => {
-      imminentAt ??= performance.now();
-    },
-  );
-  await Promise.all([sub.ready, epic.ready]);
+  await Promise.all(subs.map((sub) => sub.ready));
   const t0 = performance.now();
   const run = await s.testbed(
     [
@@ -446,12 +451,15 @@ async function firstResult(s: BenchStack, listener: BrokerPort) {
     ],
     180_000,
   );
-  await Promise.all([sub.unsubscribe(), epic.unsubscribe()]);
-  if (run.code !== 0 || firstAt === undefined || imminentAt === undefined)
+  await Promise.all(subs.map((sub) => sub.unsubscribe()));
+  const at = (type: string) => firstAt.get(type) ?? Number.NaN;
+  if (run.code !== 0 || !firstAt.has('slice_result') || !firstAt.has('run_imminent'))
     throw new Error(`testbed run failed (${run.code}): ${run.stdout.slice(-1500)}${run.stderr.slice(-1500)}`);
   return {
-    fromCommandMs: firstAt - t0,
-    fromRunImminentMs: firstAt - imminentAt,
+    fromCommandMs: at('slice_result') - t0,
+    toRunImminentMs: at('run_imminent') - t0,
+    fromRunImminentMs: at('slice_result') - at('run_imminent'),
+    toPilotStartMs: at('transformer_start') - at('run_imminent'),
     commandMs: run.ms,
     summaryFirstResult: /First result after the first slice: (.*)/.exec(run.stdout)?.[1] ?? '?',
   };

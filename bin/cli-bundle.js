@@ -7,8 +7,14 @@ export const cliBundleFile = fileURLToPath(
   new URL('../node_modules/.cache/testbed/cli.mjs', import.meta.url),
 );
 
+/**
+ * The list of files a bundle was built from, beside it. Named anew when the list gained the bundler itself
+ * (functions/bundling.ts), so that bundles built before then, another way, count as stale.
+ */
+export const sourcesFile = (outfile) => `${outfile}.sources.json`;
+
 /** Whether `outfile` is newer than every file listed in `inputsFile` (the inputs it was built from). */
-export function isFresh(outfile, inputsFile = `${outfile}.inputs.json`) {
+export function isFresh(outfile, inputsFile = sourcesFile(outfile)) {
   if (!existsSync(outfile) || !existsSync(inputsFile)) return false;
   const built = statSync(outfile).mtimeMs;
   try {

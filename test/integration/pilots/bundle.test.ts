@@ -1,14 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourcesFile } from '../../../bin/cli-bundle.js';
 import { bundleTransformer, bundleWhenStale } from '../../../functions/bundling.ts';
 import { testDir } from '../../support/temp.ts';
 
 describe('The transformer bundle local pilots run', () => {
-  it('is one file that runs with nothing but Node, and refuses to start without a run', async () => {
+  it('runs with nothing but Node from its folder, its entry small and the rest in chunks, and refuses to start without a run', async () => {
     // Prepare
-    const outfile = join(testDir('bundle-'), 'transformer.mjs');
+    const dir = testDir('bundle-');
+    const outfile = join(dir, 'transformer.mjs');
     // Act
     await bundleTransformer(outfile);
     const run = spawnSync(process.execPath, [outfile], {
@@ -19,6 +21,11 @@ describe('The transformer bundle local pilots run', () => {
     // Assess
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/RUN_ID/);
+    // What a pilot compiles at start: the S3 and Secrets Manager clients and zod wait in chunks.
+    const chunks = readdirSync(dir).filter((f) => /^transformer-chunk-\w+\.mjs$/.test(f));
+    const chunkBytes = chunks.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    expect(statSync(outfile).size).toBeLessThan(200_000);
+    expect(chunkBytes).toBeGreaterThan(300_000);
   }, 60_000);
 
   it('is built again only when one of its sources is newer than it', async () => {
@@ -30,7 +37,7 @@ describe('The transformer bundle local pilots run', () => {
     const outfile = join(dir, 'out', 'entry.mjs');
     await bundleWhenStale(entry, outfile);
     const built = statSync(outfile).mtimeMs;
-    const inputs = JSON.parse(readFileSync(`${outfile}.inputs.json`, 'utf8')) as string[];
+    const inputs = JSON.parse(readFileSync(sourcesFile(outfile), 'utf8')) as string[];
     // Act
     await bundleWhenStale(entry, outfile);
     const unchanged = statSync(outfile).mtimeMs;
