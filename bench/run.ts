@@ -236,28 +236,35 @@ async function stageB(): Promise<void> {
       name,
       log: () => {},
     });
-  const runId = '810001';
-  let sequence = 0;
+  // Each measured run is a run of its own, with its own 4 transformers (pilots serve one run): one run's
+  // item would otherwise hold the STF sets of every run before it, which no real run carries.
+  let nextRun = 810_001;
   let transformers: TransformerProcess[] = [];
+  let idle: TransformerProcess[] = [];
   let publisher: BrokerPort | undefined;
-  try {
-    publisher = await connect('bench-publisher');
-    const pub = publisher;
+  const startRun = (profileName: string) => {
+    const runId = String(nextRun++);
     transformers = Array.from({ length: 4 }, (_, i) =>
       startTransformerProcess({
         runId,
         pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
         namespace,
         env: s.env,
-        command: transformerCommand('pipeline-transformers'),
+        command: transformerCommand(profileName),
         logFile: join(s.stateDir, 'logs', `bench-${runId}-p${i + 1}.log`),
       }),
     );
-    const prepare = async (slices: number) => {
-      const p = await prepareStfs(tables, store, runId, sequence + 1, slices, layout);
-      sequence += p.stfs.length;
-      return p;
-    };
+    return runId;
+  };
+  const endRun = async () => {
+    await Promise.all(transformers.map((t) => t.stop()));
+    transformers = [];
+  };
+  try {
+    publisher = await connect('bench-publisher');
+    const pub = publisher;
+    const prepare = (runId: string, slices: number, first = 1) =>
+      prepareStfs(tables, store, runId, first, slices, layout);
     const cleanUp = (p: Awaited<ReturnType<typeof prepare>>) => {
       for (const f of p.stfs) rmSync(f.path, { force: true });
     };
@@ -265,21 +272,24 @@ async function stageB(): Promise<void> {
     say('pipeline: 20,000 slices published at once, 4 transformers, until every result is in DynamoDB');
     const pids = s.pids();
     runnerPid = pids.runner;
-    const processes = {
-      broker: [pids.broker ?? 0],
-      transformers: transformers.map((t) => t.pid),
-      runner: [pids.runner ?? 0],
-      dynalite: [pids.dynalite ?? 0],
-    };
     const pipelineOnce = async (count: number) => {
-      const p = await prepare(count);
-      const cpu = cpuPerSlice(processes);
+      const runId = startRun('pipeline-transformers');
+      const p = await prepare(runId, count);
+      const cpu = cpuPerSlice({
+        broker: [pids.broker ?? 0],
+        transformers: transformers.map((t) => t.pid),
+        runner: [pids.runner ?? 0],
+        dynalite: [pids.dynalite ?? 0],
+      });
       const t0 = nowMicros();
       await publishBurst(pub, runId, namespace, p, layout);
       await tables.completed(runId, p.sequences, 300_000);
       const cpuUs = cpu(count);
       const rows = await tables.slices(runId, p.first, p.last);
       cleanUp(p);
+      // The transformers' memory after their run's slices, before they go.
+      const rssMb = transformers.map((t) => t.rssMb());
+      await endRun();
       const recorded = rows.map((r) => r.recorded).sort((a, b) => a - b);
       const last = recorded.at(-1) as number;
       // Sustained: the middle 80 % of the results, without the ramps at either end.
@@ -289,6 +299,7 @@ async function stageB(): Promise<void> {
         sustained: (0.8 * rows.length) / ((b - a) / 1e6),
         recorded: rows.length,
         cpu: cpuUs,
+        rssMb,
       };
     };
     await pipelineOnce(n(4_000));
@@ -320,18 +331,56 @@ async function stageB(): Promise<void> {
     extra.cpuPerSlice_pipeline_us = medianOf(pipeline.map((r) => r.cpu));
     extra.pipelineRecorded = pipeline.map((r) => r.recorded);
 
+    // Two runs at once share the slice queue, each run's transformers selecting its slices: the broker
+    // scans its paged-in slices (up to maxPageSize) for consumers that take none of them.
+    say('pipeline beside another run: 4 idle transformers of a second run wait on the slice queue');
+    startRun('idle-transformers');
+    idle = transformers;
+    transformers = [];
+    await sleep(2_000);
+    const beside = await repeat(REPS, () => pipelineOnce(n(5_000)));
+    await Promise.all(idle.map((t) => t.stop()));
+    idle = [];
+    const besideRates = beside.map((r) => r.sustained);
+    figure({
+      id: '3c',
+      figure: `pipeline, sustained, ${n(5_000).toLocaleString('en-US')} slices, while 4 transformers of another run wait on the slice queue`,
+      unit: 'slices/s',
+      runs: besideRates,
+    });
+    figure({
+      id: '3c/3a',
+      figure: 'beside another run ÷ alone',
+      unit: 'ratio',
+      runs: besideRates.map((r) => r / median(sustained)),
+    });
+    extra.cpuPerSlice_besideAnotherRun_us = medianOf(beside.map((r) => r.cpu));
+
     say(`delays: offered loads ${loads.join(', ')} slices/s, 4 transformers`);
     const delays: { load: number; runs: ReturnType<typeof delaysOf>[] }[] = [];
     for (const load of loads) {
       const seconds = (load === 200 ? 10 : 5) * Math.min(1, scale * 2);
+      const runId = startRun('delay-transformers');
+      // Unreported: the run's new transformers warm up on a burst first.
+      const warmUp = await prepare(runId, n(1_000));
+      await publishBurst(pub, runId, namespace, warmUp, layout);
+      await tables.completed(runId, warmUp.sequences, 120_000);
+      cleanUp(warmUp);
+      let next = warmUp.sequences.length + 1;
       const runs = await repeat(REPS, async () => {
-        const p = await prepare(Math.ceil((load * seconds) / layout.slicesPerStf) * layout.slicesPerStf);
+        const p = await prepare(
+          runId,
+          Math.ceil((load * seconds) / layout.slicesPerStf) * layout.slicesPerStf,
+          next,
+        );
+        next += p.stfs.length;
         await publishPaced(pub, runId, namespace, p, layout, load);
         await tables.completed(runId, p.sequences, 120_000);
         const rows = await tables.slices(runId, p.first, p.last);
         cleanUp(p);
         return delaysOf(rows);
       });
+      await endRun();
       delays.push({ load, runs });
     }
     const at200 = delays.find((d) => d.load === 200)?.runs ?? [];
@@ -367,18 +416,16 @@ async function stageB(): Promise<void> {
       slicesPerRun: d.runs.map((r) => r.slices),
     }));
 
-    const rss = transformers.map((t) => t.rssMb());
+    const rss = pipeline.at(-1)?.rssMb ?? [];
     figure({
       id: '6b',
-      figure: 'pipeline transformers, resident memory at the end (largest of 4)',
+      figure: `pipeline transformers, resident memory after their run of ${n(20_000).toLocaleString('en-US')} slices (largest of 4)`,
       unit: 'MB',
       median: Math.max(...rss),
       runs: rss,
       target: '≤ 100',
       met: Math.max(...rss) <= 100,
     });
-    await Promise.all(transformers.map((t) => t.stop()));
-    transformers = [];
 
     say('time to first result: `testbed run prompt_processing --no-realtime` with the stack up, 3 times');
     const first = await repeat(REPS, () => firstResult(s, pub));
@@ -411,7 +458,7 @@ async function stageB(): Promise<void> {
     });
     extra.firstResult = first;
   } finally {
-    await Promise.all(transformers.map((t) => t.stop()));
+    await Promise.all([endRun(), ...idle.map((t) => t.stop())]);
     await publisher?.close();
     await s.destroy();
   }
@@ -432,7 +479,8 @@ async function firstResult(s: BenchStack, listener: BrokerPort) {
   const subs = [destinations.epic, destinations.workers, destinations.results].map((d) =>
     listener.subscribe(d, { ack: 'auto' }, (m) => {
       const type = m.headers.msg_type;
-      if (type && m.headers.run_id !== '810001' && !firstAt.has(type)) firstAt.set(type, performance.now());
+      if (type && m.headers.namespace === 'bench-first' && !firstAt.has(type))
+        firstAt.set(type, performance.now());
     }),
   );
   await Promise.all(subs.map((sub) => sub.ready));
@@ -600,12 +648,15 @@ if (text.includes(begin) && text.includes(end)) {
     `|---|${Object.keys((extra.cpuPerSlice_pipeline_us as object) ?? {})
       .map(() => '---:')
       .join('|')}|`,
-    ...(
-      ['cpuPerSlice_1transformers_us', 'cpuPerSlice_4transformers_us', 'cpuPerSlice_pipeline_us'] as const
-    ).map((k) => {
+    ...Object.entries({
+      cpuPerSlice_1transformers_us: '1 transformer, bare broker',
+      cpuPerSlice_4transformers_us: '4 transformers, bare broker',
+      cpuPerSlice_pipeline_us: 'pipeline',
+      cpuPerSlice_besideAnotherRun_us: 'pipeline beside another run',
+    }).map(([k, label]) => {
       const row = (extra[k] ?? {}) as Record<string, number>;
       const keys = Object.keys((extra.cpuPerSlice_pipeline_us as object) ?? {});
-      return `| ${k.replace('cpuPerSlice_', '').replace('_us', '')} | ${keys.map((c) => row[c] ?? '').join(' | ')} |`;
+      return `| ${label} | ${keys.map((c) => row[c] ?? '').join(' | ')} |`;
     }),
     '',
     '| offered load (slices/s) | queue wait p50 / p95 / p99 (ms) | recording p50 / p95 / p99 (ms) |',
