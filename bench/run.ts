@@ -242,9 +242,8 @@ async function stageB(): Promise<void> {
   let transformers: TransformerProcess[] = [];
   let idle: TransformerProcess[] = [];
   let publisher: BrokerPort | undefined;
-  const startRun = (profileName: string) => {
-    const runId = String(nextRun++);
-    transformers = Array.from({ length: 4 }, (_, i) =>
+  const transformersOf = (runId: string, profileName: string) =>
+    Array.from({ length: 4 }, (_, i) =>
       startTransformerProcess({
         runId,
         pilotId: `${runId}-p${String(i + 1).padStart(2, '0')}`,
@@ -254,6 +253,10 @@ async function stageB(): Promise<void> {
         logFile: join(s.stateDir, 'logs', `bench-${runId}-p${i + 1}.log`),
       }),
     );
+  /** A new run and its 4 transformers, the measured ones (`endRun` stops them). */
+  const startRun = (profileName: string) => {
+    const runId = String(nextRun++);
+    transformers = transformersOf(runId, profileName);
     return runId;
   };
   const endRun = async () => {
@@ -334,9 +337,7 @@ async function stageB(): Promise<void> {
     // Two runs at once share the slice queue, each run's transformers selecting its slices: the broker
     // scans its paged-in slices (up to maxPageSize) for consumers that take none of them.
     say('pipeline beside another run: 4 idle transformers of a second run wait on the slice queue');
-    startRun('idle-transformers');
-    idle = transformers;
-    transformers = [];
+    idle = transformersOf(String(nextRun++), 'idle-transformers');
     await sleep(2_000);
     const beside = await repeat(REPS, () => pipelineOnce(n(5_000)));
     await Promise.all(idle.map((t) => t.stop()));

@@ -33,11 +33,11 @@ export const transformerEntry = join(root, 'functions', 'transformer', 'main.ts'
 
 /**
  * Bundles `entry` into `outfile` unless the bundle there is newer than every file it was built from (the
- * list is kept beside it, with the lock file standing for node_modules and this file for how it is made). What the entry imports dynamically
- * (the S3 and Secrets Manager clients, zod) goes into chunks beside it, loaded only when needed: V8 then
- * compiles ~70 KB at start instead of ~700 KB, and a pilot's modules load in ~30 ms instead of ~110 ms.
- * Chunks are named by their content and the entry is renamed into place last, so that processes building
- * at once never start half a bundle. Returns `outfile`.
+ * list is kept beside it, with the lock file standing for node_modules and this file for how it is made).
+ * What the entry imports dynamically (the S3 and Secrets Manager clients, zod) goes into chunks beside it,
+ * loaded only when needed: V8 then compiles ~70 KB at start instead of ~700 KB. Chunks are named by their
+ * content and the entry is renamed into place last, so that processes building at once never start half a
+ * bundle. Returns `outfile`.
  */
 export async function bundleWhenStale(
   entry: string,
@@ -96,8 +96,8 @@ function removeOldChunks(dir: string, name: string, current: ReadonlySet<string>
 }
 
 /**
- * The transformer's bundle, built when stale. A pilot started from it loads in ~0.1 s with ~55 MB, where
- * `node --import tsx` takes ~0.25 s and ~80 MB (bench/README.md).
+ * The transformer's bundle, built when stale. A pilot started from it loads its modules in ~30 ms, where
+ * `node --import tsx` takes ~0.25 s and ~25 MB more (bench/README.md).
  */
 export const bundleTransformer = (outfile: string): Promise<string> =>
   bundleWhenStale(transformerEntry, outfile);
