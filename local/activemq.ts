@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localBrokerConfiguration } from '#routes/broker-config.ts';
+import { type DebianPackage, ensureDebianPackages } from './debian-packages.ts';
 import { type Daemon, isAlive, portAccepts, readPid, startDaemon, stopDaemon, waitFor } from './processes.ts';
 import type { Credentials } from './state.ts';
 
@@ -15,32 +15,12 @@ export const brokerDaemon = (stateDir: string): Daemon => ({
   logFile: join(stateDir, 'logs', 'activemq.log'),
 });
 
-export const isActiveMqInstalled = (): boolean => existsSync(activemqJar);
+/** Debian's `activemq` package, known by its jar. */
+export const activemqPackage: DebianPackage = { pkg: 'activemq', path: activemqJar };
 
 /** Installs Debian's package when we may (root on Debian/Ubuntu); otherwise says which package is missing. */
-export function ensureActiveMq(log: (line: string) => void = console.error): void {
-  if (isActiveMqInstalled()) return;
-  const canApt = process.getuid?.() === 0 && existsSync('/etc/debian_version');
-  if (!canApt) {
-    throw new Error(
-      `ActiveMQ is not installed (${activemqJar} is missing): install Debian's package "activemq" ` +
-        '(sudo apt-get install --no-install-recommends activemq) and try again',
-    );
-  }
-  log('ActiveMQ is not installed: installing Debian package "activemq" with apt-get (once)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'activemq'], {
-      stdio: 'inherit',
-      env,
-    });
-  try {
-    install();
-  } catch {
-    execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-    install();
-  }
-}
+export const ensureActiveMq = (log: (line: string) => void = console.error): void =>
+  ensureDebianPackages([activemqPackage], log);
 
 export interface BrokerOptions {
   readonly stateDir: string;

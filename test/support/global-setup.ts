@@ -1,6 +1,19 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { activemqPackage } from '#local/activemq.ts';
+import { type DebianPackage, ensureDebianPackages } from '#local/debian-packages.ts';
+
+/** The Debian packages the tests use: installed here when absent, so `vitest run` alone works on a fresh machine. */
+export const testPackages: readonly DebianPackage[] = [
+  // The integration and end-to-end tests start their own brokers.
+  activemqPackage,
+  // The dashboard test drives it through playwright-core, which brings no browser of its own.
+  { pkg: 'chromium', path: '/usr/bin/chromium' },
+  // The Python transformer test runs it under Debian's /usr/bin/python3.
+  { pkg: 'python3-stomp', path: '/usr/lib/python3/dist-packages/stomp/__init__.py' },
+];
 
 /**
  * Every test folder lives under one root per run. Brokers, dynalites and pilots are detached processes:
@@ -8,6 +21,7 @@ import { join } from 'node:path';
  * file under the root still names.
  */
 export default function setup(): () => void {
+  ensureDebianPackages(testPackages);
   const root = mkdtempSync(join(tmpdir(), 'testbed-tests-'));
   process.env.TESTBED_TEST_ROOT = root;
   return () => {
@@ -31,3 +45,7 @@ function pidFiles(dir: string): string[] {
     return name.endsWith('.pid') ? [path] : [];
   });
 }
+
+// Run as a script (`.ci/run` does, through sudo, when it is not root), it only installs the packages.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  ensureDebianPackages(testPackages);
