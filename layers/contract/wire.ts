@@ -36,7 +36,8 @@ export function normaliseChecksum(s: string): string {
   );
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not null, not an array). */
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const optionalText = (v: unknown): boolean => v === undefined || typeof v === 'string';

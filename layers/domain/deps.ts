@@ -125,6 +125,12 @@ export interface RunConfig {
   slice_processing_time?: number;
   heartbeat_interval?: number;
   transformer_idle_timeout?: number;
+  /** What the slices hold: "stf" (synthetic STFs), "fake" or "mock" (nothing to read), or another type. */
+  file_type?: string;
+  /** The payload command line run per slice; absent: the built-in analysis (or the pilot image's own). */
+  payload_command?: string;
+  /** Seconds a payload command may run. */
+  payload_timeout?: number;
 }
 
 /** A runs item, as read back. */
@@ -171,6 +177,8 @@ export interface StfRecord {
   url?: string;
   registered_at?: string;
   slice_count?: number;
+  /** When the STF was first sliced: its slices' created_at follow from it (see slice-requests.ts). */
+  slices_requested_at?: string;
   done_slices?: Set<number>;
   completed?: boolean;
 }

@@ -1,13 +1,9 @@
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type BatchWriteCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
 import type { Message } from '#contract/messages.ts';
-import { documents } from '#tables/documents.ts';
+import { isRecord } from '#contract/wire.ts';
+import { getAll, putAll } from './batches.ts';
 import { checkCompletion, updateRun } from './completion.ts';
-import { type DomainDeps, defined, now, numeric, refuse, type StfRecord, settleAll, text } from './deps.ts';
+import { type DomainDeps, defined, now, refuse, type StfRecord, settleAll, text } from './deps.ts';
+import { identifyResults } from './result-slices.ts';
 import { updateStf } from './stfs.ts';
 
 /** The slices item's sort key: `<filename>#<slice_id padded to 4>`. */
@@ -19,13 +15,10 @@ interface Result {
   readonly runId: string;
   readonly filename: string;
   readonly sliceId: number;
+  readonly start: number | undefined;
+  readonly end: number | undefined;
   readonly key: string;
 }
-
-// DynamoDB's limits per BatchGetItem and BatchWriteItem request.
-const GET_LIMIT = 100;
-const WRITE_LIMIT = 25;
-const MAX_ATTEMPTS = 8;
 
 /**
  * slice_result: records each slice's first result and counts the slice done on its STF; the STF that
@@ -38,20 +31,18 @@ export async function recordSliceResults(
 ): Promise<void> {
   const results: Result[] = [];
   const seen = new Set<string>();
-  for (const msg of messages) {
-    const filename = text(msg.content.filename);
-    const sliceId = numeric(msg.content.slice_id);
-    if (filename === undefined || sliceId === undefined || !Number.isSafeInteger(sliceId) || sliceId < 0) {
-      const what = filename === undefined ? 'filename' : 'slice_id';
-      const reason = `slice_result.${what}: required (the transformer copies filename and slice_id from the slice), got ${JSON.stringify(msg.content[what])}`;
-      await refuse(deps, msg, reason);
+  for (const found of await identifyResults(messages, deps)) {
+    const { msg } = found;
+    if ('refusal' in found) {
+      await refuse(deps, msg, found.refusal);
       continue;
     }
+    const { filename, sliceId, start, end } = found.slice;
     const key = sliceKey(filename, sliceId);
     // Within a batch, as across batches, the first result of a slice is the one recorded.
     if (seen.has(`${msg.run_id} ${key}`)) continue;
     seen.add(`${msg.run_id} ${key}`);
-    results.push({ msg, runId: msg.run_id, filename, sliceId, key });
+    results.push({ msg, runId: msg.run_id, filename, sliceId, start, end, key });
   }
   if (results.length === 0) return;
 
@@ -73,8 +64,9 @@ export async function recordSliceResults(
   // both pass the read above, and the later write replaces the earlier. Both are results of that slice and
   // it stays one item per slice key, so the slice still has exactly one recorded result.
   // Written before any STF is counted: a run never completes ahead of its last results.
-  await writeAll(
+  await putAll(
     deps,
+    deps.tableNames.slices,
     fresh.map((r) => ({ PutRequest: { Item: resultItem(r, recordedAt) } })),
   );
 
@@ -142,18 +134,20 @@ async function countDone(
 }
 
 function resultItem(
-  { msg, runId, filename, sliceId, key }: Result,
+  { msg, runId, filename, sliceId, start, end, key }: Result,
   recordedAt: string,
 ): Record<string, unknown> {
   const c = msg.content;
-  const error = c.error ?? undefined;
+  // Upstream's transformer reports `{state, result, error}` in `result`; ours reports the analysis there.
+  const outcome = isRecord(c.result) && 'error' in c.result && 'state' in c.result ? c.result : undefined;
+  const error = c.error ?? outcome?.error ?? undefined;
   return defined({
     run_id: runId,
     slice_key: key,
     filename,
     slice_id: sliceId,
-    start: numeric(c.start),
-    end: numeric(c.end),
+    start,
+    end,
     state: c.state ?? (error === undefined ? 'done' : 'failed'),
     requested_at: c.requested_at,
     processing_start_at: c.processing_start_at,
@@ -161,7 +155,7 @@ function resultItem(
     recorded_at: recordedAt,
     pilot_id: text(c.pilot_id) ?? text(c.id),
     hostname: text(c.hostname),
-    result: c.result ?? undefined,
+    result: (outcome ? outcome.result : c.result) ?? undefined,
     error: typeof error === 'string' ? error : error === undefined ? undefined : JSON.stringify(error),
   });
 }
@@ -184,67 +178,3 @@ async function withStfs(
   const byKey = new Map(items.map((stf) => [`${stf.run_id} ${stf.filename}`, stf]));
   return groups.map((g) => [g, byKey.get(`${g.runId} ${g.filename}`)]);
 }
-
-async function getAll(
-  deps: DomainDeps,
-  table: string,
-  allKeys: readonly Record<string, unknown>[],
-  fields: readonly string[],
-): Promise<Record<string, unknown>[]> {
-  const doc = documents(deps.db);
-  const names = Object.fromEntries(fields.map((f, i) => [`#f${i}`, f]));
-  const items: Record<string, unknown>[] = [];
-  for (let i = 0; i < allKeys.length; i += GET_LIMIT) {
-    let keys: Record<string, unknown>[] | undefined = allKeys.slice(i, i + GET_LIMIT);
-    for (let attempt = 1; keys && keys.length > 0; attempt++) {
-      if (attempt > MAX_ATTEMPTS)
-        throw new Error(`${table}: ${keys.length} keys still unread after ${MAX_ATTEMPTS} attempts`);
-      if (attempt > 1) await backoff(attempt);
-      const out: BatchGetCommandOutput = await doc.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [table]: {
-              Keys: keys,
-              ConsistentRead: true,
-              ProjectionExpression: Object.keys(names).join(', '),
-              ExpressionAttributeNames: names,
-            },
-          },
-        }),
-      );
-      items.push(...(out.Responses?.[table] ?? []));
-      keys = out.UnprocessedKeys?.[table]?.Keys;
-    }
-  }
-  return items;
-}
-
-type WriteRequest = { PutRequest: { Item: Record<string, unknown> } };
-
-async function writeAll(deps: DomainDeps, requests: readonly WriteRequest[]): Promise<void> {
-  const table = deps.tableNames.slices;
-  const doc = documents(deps.db);
-  const chunks: WriteRequest[][] = [];
-  for (let i = 0; i < requests.length; i += WRITE_LIMIT) chunks.push(requests.slice(i, i + WRITE_LIMIT));
-  await settleAll(
-    chunks.map(async (chunk) => {
-      let pending: readonly unknown[] | undefined = chunk;
-      for (let attempt = 1; pending && pending.length > 0; attempt++) {
-        if (attempt > MAX_ATTEMPTS) {
-          throw new Error(
-            `${table}: ${pending.length} results still unwritten after ${MAX_ATTEMPTS} attempts`,
-          );
-        }
-        if (attempt > 1) await backoff(attempt);
-        const out: BatchWriteCommandOutput = await doc.send(
-          new BatchWriteCommand({ RequestItems: { [table]: pending as WriteRequest[] } }),
-        );
-        pending = out.UnprocessedItems?.[table];
-      }
-    }),
-  );
-}
-
-/** Exponential back-off with full jitter, as AWS advises for unprocessed batch items. */
-const backoff = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2_000, 25 * 2 ** attempt)));

@@ -20,11 +20,19 @@ import {
   type UpdateSpec,
   updateOf,
 } from './deps.ts';
+import { requestSlices } from './slice-requests.ts';
 
 export const DATA_HANDLER = 'data-handler';
 export const PROCESSING_HANDLER = 'processing-handler';
 /** Slices per STF when neither stf_ready nor the run config says. */
 export const DEFAULT_SLICES_PER_STF = 5;
+/** Our synthetic STF format; upstream's `fake` and `mock` mean: read nothing, wait `slice_processing_time`. */
+export const DEFAULT_FILE_TYPE = 'stf';
+export const DEFAULT_SLICE_PROCESSING_TIME = 0;
+
+/** `swf.100123.000001.stf`, slice 0 -> `swf.100123.000001_tf_001.tf`, as upstream names a slice's TF file. */
+export const tfFilename = (filename: string, sliceId: number): string =>
+  `${filename.replace(/\.stf$/, '')}_tf_${String(sliceId + 1).padStart(3, '0')}.tf`;
 
 type StfMessage = Message<'stf_gen' | 'stf_ready'>;
 
@@ -93,7 +101,14 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     deps,
     runId,
     c.filename,
-    { keep: { ...describe(msg), sequence, slice_count: Math.min(slicesPerStf, tfCount) } },
+    {
+      keep: {
+        ...describe(msg),
+        sequence,
+        slice_count: Math.min(slicesPerStf, tfCount),
+        slices_requested_at: now(deps),
+      },
+    },
     'ALL_NEW',
   )) as StfRecord;
   const sliceCount = stf.slice_count as number;
@@ -116,27 +131,37 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     return;
   }
   const namespace = msg.namespace ?? run?.namespace;
-  const opts = { namespace, sender: PROCESSING_HANDLER };
+  // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
+  const ranges = plan.map((r) => ({ sliceId: r.sliceId, start: r.start, end: r.end - 1 }));
+  const requests = await requestSlices(deps, runId, c.filename, stf.slices_requested_at as string, ranges);
+  // Upstream's whole slice content, so that upstream's transformer can take it, then what we add.
   const common = {
     run_id: runId,
+    execution_id: executionId(msg),
     filename: c.filename,
+    state: 'queued',
+    substate: 'new',
+    file_type: text(run?.config?.file_type) ?? DEFAULT_FILE_TYPE,
+    // Upstream's transformer waits 30 s when a fake slice names no time: ours always does.
+    slice_processing_time:
+      numeric(c.slice_processing_time) ?? run?.config?.slice_processing_time ?? DEFAULT_SLICE_PROCESSING_TIME,
     checksum: stf.checksum,
     url: stf.url,
     sequence,
-    slice_processing_time: numeric(c.slice_processing_time) ?? run?.config?.slice_processing_time,
     task_id: run?.task_id,
-    execution_id: executionId(msg),
   };
-  // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
   await settleAll(
-    plan.map((r) => {
+    requests.map((r) => {
       const content = defined({
         ...common,
+        req_id: r.reqId,
+        tf_filename: tfFilename(c.filename, r.sliceId),
         slice_id: r.sliceId,
         start: r.start,
-        end: r.end - 1,
-        tf_count: r.end - r.start,
+        end: r.end,
+        tf_count: r.end - r.start + 1,
       });
+      const opts = { namespace, sender: PROCESSING_HANDLER, createdAt: r.createdAt };
       return send(deps, destinations.slices, makeMessage('slice', runId, content, opts));
     }),
   );

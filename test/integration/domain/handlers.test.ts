@@ -71,7 +71,7 @@ describe('Handlers', () => {
   });
 
   describe('Handler: slice_result', () => {
-    it('parks a result without filename in the dead-letter queue with a reason and records the rest', async () => {
+    it('parks a result that matches no slice in the dead-letter queue with a reason and records the rest', async () => {
       // Prepare
       const runId = '300001';
       const good = result(runId, { filename: 'swf.300001.000001.stf', slice_id: 0, start: 0, end: 1 });
@@ -82,7 +82,7 @@ describe('Handlers', () => {
       const [parked] = await dlq.until(1);
       // Assess
       expect(outcome).toEqual({ accepted: 2, refused: 0 });
-      expect(parked?.headers.dlq_reason).toMatch(/^slice_result\.filename: required/);
+      expect(parked?.headers.dlq_reason).toMatch(/^slice_result matches no slice of run 300001: /);
       expect(parked?.headers.run_id).toBe(runId);
       expect(JSON.parse(parked?.body ?? '{}').content.slice_id).toBe(1);
       const { Item } = await documents(dynamo.client).send(
