@@ -49,7 +49,9 @@ export const tables = {
   lookups: {
     name: 'lookups',
     partitionKey: 'lookup',
-    holds: 'the run of an execution id (`execution:<id>`) or a task id (`task:<id>`): one Get from either',
+    holds:
+      'the run of an execution id (`execution:<id>`) or a task id (`task:<id>`), and the slice a run requested ' +
+      'at a time (`slice:<run_id>:<created_at>`): one Get from any',
   },
 } as const satisfies Record<string, TableDefinition>;
 
