@@ -40,6 +40,8 @@ export const tableAccess: Readonly<Record<string, Access>> = {
   'transformer-start': { pilots: 'write' },
   'transformer-heartbeat': { pilots: 'write' },
   'transformer-end': { pilots: 'write' },
+  // routeByBody only sends on to the broker; what it records or refuses goes to the message log.
+  headerless: {},
   // simulateRun: run and execution counters, the invocation claim, the DAQ checkpoint in the run item.
   'daq-simulator': { runs: 'write', counters: 'write' },
 };
@@ -62,12 +64,13 @@ export interface Batching {
  *   than 100: a batch is redone whole when one message fails, and must finish within the 60 s timeout.
  * - one message per run or pilot (run_imminent … transformer_end): few, and run_imminent → adjuster_worker
  *   is the path to the first pilot. Invoke as soon as one arrives (no window); 10 covers a burst of pilots.
+ *   Messages without a msg_type header are batched so too: upstream's run_imminent comes that way.
  */
 export const streamBatching: Batching = { batchSize: 100, maxBatchingWindow: Duration.seconds(1) };
 export const controlBatching: Batching = { batchSize: 10, maxBatchingWindow: Duration.seconds(0) };
-const streamTypes = new Set(['stf_gen', 'stf_ready', 'slice_result', 'transformer_heartbeat']);
+const streamRoutes = new Set(['stf_gen', 'stf_ready', 'slice_result', 'transformer_heartbeat']);
 export const batchingFor = (r: Route): Batching =>
-  streamTypes.has(r.msgType) ? streamBatching : controlBatching;
+  streamRoutes.has(r.name) ? streamBatching : controlBatching;
 
 export interface HandlersProps {
   readonly vpc: IVpc;

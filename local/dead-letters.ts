@@ -21,7 +21,7 @@ export interface DeadLetter {
   readonly id: string;
   /** The id the message had before it was parked, when a handler or the runner parked a copy. */
   readonly original_id?: string;
-  /** The message type of the handler that refused it, or `transformer` for slices. */
+  /** The name of the handler that refused it (its message type, or `headerless`), or `transformer` for slices. */
   readonly handler: string;
   readonly run_id?: string;
   readonly msg_type?: string;
@@ -39,7 +39,7 @@ export interface DeadLetter {
 }
 
 export interface DeadLetterFilter {
-  /** A handler by message type or folder name (`stf_gen`, `stf-gen`), or `transformer` for slices. */
+  /** A handler by name or folder name (`stf_gen`, `stf-gen`, `headerless`), or `transformer` for slices. */
   readonly handler?: string;
   readonly runId?: string;
   /** A parked message's id, as listed. */
@@ -55,9 +55,9 @@ function queuesOf(handler: string | undefined): string[] {
   if (handler === undefined) return deadLetterQueues();
   const name = handler.replaceAll('-', '_');
   if (name === TRANSFORMER) return [slicesDeadLetterQueue];
-  const route = routes.find((r) => r.msgType === name);
+  const route = routes.find((r) => r.name === name);
   if (!route) {
-    const known = [...routes.map((r) => r.msgType), TRANSFORMER].join(', ');
+    const known = [...routes.map((r) => r.name), TRANSFORMER].join(', ');
     throw new Error(`no handler "${handler}": one of ${known}`);
   }
   return [deadLetterQueue(route)];

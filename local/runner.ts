@@ -195,8 +195,8 @@ class BatchingConsumer {
         body: m.body,
         // As the broker parks a message: without an expiry (a parked message waits for a person).
         headers: { ...parkedHeaders(m), expires: '0' },
-        reason: `${this.route.msgType} handler failed ${deliveries} times, last: ${error}`,
-        handler: this.route.msgType,
+        reason: `${this.route.name} handler failed ${deliveries} times, last: ${error}`,
+        handler: this.route.name,
         messageId: m.messageId,
       });
       this.stats.parked++;

@@ -23,16 +23,22 @@ const xmlEscape = (s: string): string =>
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
   );
 
+/** Escapes an attribute value in double quotes; a selector's single quotes stay readable. */
+const attribute = (s: string): string =>
+  s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
+
 function forwardingTopics(table: readonly Route[]): string {
   const byTopic = new Map<string, Route[]>();
   for (const r of table) {
-    const topic = splitDestination(r.from).name;
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), r]);
+    for (const from of r.from) {
+      const topic = splitDestination(from).name;
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), r]);
+    }
   }
   return [...byTopic]
     .map(([topic, rs]) => {
       const forwards = rs
-        .map((r) => `<filteredDestination selector="msg_type = '${r.msgType}'" queue="${handlerQueue(r)}"/>`)
+        .map((r) => `<filteredDestination selector="${attribute(r.selector)}" queue="${handlerQueue(r)}"/>`)
         .join('\n              ');
       // forwardOnly=false: transformers and monitors still subscribe to the topic itself.
       return `

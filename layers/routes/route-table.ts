@@ -1,25 +1,33 @@
+import type { MsgType } from '#contract/schemas.ts';
 import { type Destination, destinations } from './destinations.ts';
 
 /**
- * One handler per message type. Everything that routes reads this table: the broker configuration
- * (topic -> filtered queue forwarding), the CDK event source mappings and the local runner.
+ * One handler per queue. Everything that routes reads this table: the broker configuration (topic ->
+ * filtered queue forwarding), the CDK event source mappings and the local runner.
  */
 export interface Route {
   /** Handler folder under `functions/`, also the Lambda function's logical name. */
   readonly handler: string;
-  /** The message type this handler takes (the `msg_type` header the broker filters on). */
-  readonly msgType: string;
-  /** Where producers send this type. */
-  readonly from: Destination;
+  /** What the handler is known by in queue names, logs and dead-letter listings: `stf_gen`, `headerless`. */
+  readonly name: string;
+  /** The message type this handler takes; absent for the handler of messages that name none in a header. */
+  readonly msgType?: MsgType;
+  /** The topics the broker forwards into this handler's queue. */
+  readonly from: readonly Destination[];
+  /** The JMS selector (on headers) a message on one of those topics must match to be forwarded. */
+  readonly selector: string;
 }
 
-const route = (msgType: string, from: Destination): Route => ({
+const route = (msgType: MsgType, from: Destination): Route => ({
   handler: msgType.replaceAll('_', '-'),
+  name: msgType,
   msgType,
-  from,
+  from: [from],
+  selector: `msg_type = '${msgType}'`,
 });
 
-export const routes: readonly Route[] = [
+/** The handler of each message type, by the `msg_type` header the broker filters on. */
+export const messageRoutes: readonly Route[] = [
   route('run_imminent', destinations.epic),
   route('start_run', destinations.epic),
   route('pause_run', destinations.epic),
@@ -35,12 +43,26 @@ export const routes: readonly Route[] = [
   route('transformer_end', destinations.results),
 ];
 
+/**
+ * Upstream's agents publish the JSON body alone, without a `msg_type` header: on every topic a handler reads,
+ * such a message goes to this handler, which reads the type from the body and forwards it with our headers.
+ */
+export const headerlessRoute: Route = {
+  handler: 'headerless',
+  name: 'headerless',
+  from: [...new Set(messageRoutes.flatMap((r) => r.from))],
+  selector: 'msg_type IS NULL',
+};
+
+export const routes: readonly Route[] = [...messageRoutes, headerlessRoute];
+
 /** The queue a handler reads (without `/queue/`, as ActiveMQ's XML and Lambda's `Queues` want it). */
-export const handlerQueue = (r: Route): string => `swf.handler.${r.msgType}`;
+export const handlerQueue = (r: Route): string => `swf.handler.${r.name}`;
 
 /** Where the broker parks what the handler could not take (ActiveMQ's individual DLQ prefix). */
 export const deadLetterQueue = (r: Route): string => `DLQ.${handlerQueue(r)}`;
 
+/** The handler of a message type, if any handler here takes it. */
 export function routeFor(msgType: string): Route | undefined {
-  return routes.find((r) => r.msgType === msgType);
+  return messageRoutes.find((r) => r.msgType === msgType);
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { amazonMqConfiguration } from '#routes/broker-config.ts';
-import { handlerQueue, routes } from '#routes/route-table.ts';
+import { handlerQueue, headerlessRoute, routes } from '#routes/route-table.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { batchingFor, messageLog, tableAccess } from '../../lib/handlers.ts';
 import {
@@ -67,23 +67,38 @@ describe('Construct: Handlers', () => {
       expect(queues.sort()).toEqual(routes.map((r) => [handlerQueue(r)]).sort());
     });
 
-    it('reads each queue the broker configuration fills with its msg_type filter', () => {
+    it('reads each queue the broker configuration fills by its selector', () => {
       // Prepare
       const xml = amazonMqConfiguration();
 
       // Act
-      const filters = [...xml.matchAll(/selector="msg_type = '([a-z_]+)'" queue="([^"]+)"/g)].map((m) => [
-        m[1],
-        m[2],
-      ]);
+      const filters = [...xml.matchAll(/selector="([^"]+)" queue="([^"]+)"/g)].map((m) => [m[1], m[2]]);
 
       // Assess
       for (const route of routes) {
-        expect(filters).toContainEqual([route.msgType, handlerQueue(route)]);
+        expect(filters).toContainEqual([route.selector, handlerQueue(route)]);
         s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
           Queues: [handlerQueue(route)],
         });
       }
+    });
+
+    it('gives messages without a msg_type header a function of their own, fed from every topic a handler reads', () => {
+      // Prepare
+      const topics = new Set(routes.filter((r) => r !== headerlessRoute).flatMap((r) => r.from));
+
+      // Act
+      const fn = functionOf('headerless');
+
+      // Assess
+      expect(new Set(headerlessRoute.from)).toEqual(topics);
+      expect(headerlessRoute.selector).toBe('msg_type IS NULL');
+      s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { 'Fn::GetAtt': [logicalIdOf(fn), 'Arn'] },
+        Queues: ['swf.handler.headerless'],
+        BatchSize: 10,
+        MaximumBatchingWindowInSeconds: 0,
+      });
     });
 
     it('authenticates every mapping with the broker secret, on the broker, without a body filter', () => {
@@ -255,6 +270,43 @@ describe('Construct: Handlers', () => {
           'ec2:DescribeVpcs',
         ]),
       );
+    });
+
+    it('lets the headerless handler reach only the broker, its own log group and the message log', () => {
+      // Prepare
+      const fn = functionOf('headerless');
+      const statements = statementsOfRole(s.template, logicalIdOf(fn.executionRole));
+
+      // Act
+      const actions = new Set(statements.flatMap(actionsOf));
+      const dynamoResources = JSON.stringify(
+        statements.filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:'))).flatMap(resourcesOf),
+      );
+
+      // Assess
+      expect([...actions].sort()).toEqual(
+        [
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PutItem',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:CreateNetworkInterface',
+          'ec2:DeleteNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSecurityGroups',
+          'ec2:DescribeSubnets',
+          'ec2:DescribeVpcs',
+          'ec2:UnassignPrivateIpAddresses',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'mq:DescribeBroker',
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+        ].sort(),
+      );
+      for (const name of Object.keys(tables) as TableName[]) {
+        const named = dynamoResources.includes(`"${logicalIdOf(s.stack.tables.byName[name])}"`);
+        expect(named, name).toBe(name === 'messages' || name === 'lookups');
+      }
     });
 
     it('attaches no managed policy to any function role', () => {

@@ -2,8 +2,16 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerPort } from '#broker/port.ts';
+import { connectBroker } from '#broker/stomp-broker.ts';
+import { encodeMessage, makeMessage } from '#contract/messages.ts';
+import { browseQueue } from '#local/dead-letters.ts';
 import { portAccepts } from '#local/processes.ts';
+import { destinations } from '#routes/destinations.ts';
+import { handlerQueue, headerlessRoute } from '#routes/route-table.ts';
 import { startTestBroker, type TestBroker } from '../support/broker.ts';
+import { eventually } from '../support/local-stack.ts';
+import { connectUpstreamAgent } from '../support/upstream-agent.ts';
 
 describe('Local broker', () => {
   let broker: TestBroker;
@@ -39,5 +47,64 @@ describe('Local broker', () => {
     // Assess
     expect(onLoopback).toBe(true);
     expect(onExternal).toBe(false);
+  });
+
+  describe('Forwarding generated from the route table', () => {
+    let port: BrokerPort;
+    const headerless = handlerQueue(headerlessRoute);
+    beforeAll(async () => {
+      port = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
+    });
+    afterAll(async () => {
+      await port?.close();
+    });
+
+    /** Takes every message off a queue, so that the next case starts from an empty one. */
+    async function drain(queue: string): Promise<void> {
+      const sub = port.subscribe(`/queue/${queue}`, { ack: 'auto' }, () => {});
+      await sub.ready;
+      await eventually(`${queue} drained`, async () => (await browseQueue(port, queue)).length === 0);
+      await sub.unsubscribe();
+    }
+
+    it.each(headerlessRoute.from)(
+      'forwards a message without headers on %s into the headerless queue, non-persistent as sent',
+      async (topic) => {
+        // Prepare
+        const body = JSON.stringify({ msg_type: 'stf_gen', run_id: '990000201', filename: topic });
+        const agent = await connectUpstreamAgent(broker.url, broker.credentials);
+
+        // Act
+        agent.send(topic, body);
+        await agent.close();
+        const queued = await browseQueue(port, headerless);
+
+        // Assess
+        expect(queued.map((m) => m.body)).toEqual([body]);
+        expect(queued[0]?.headers.persistent).toBeUndefined();
+        expect(queued[0]?.headers.msg_type).toBeUndefined();
+        await drain(headerless);
+      },
+    );
+
+    it('forwards a message with a msg_type header to its handler’s queue only, never to the headerless one', async () => {
+      // Prepare
+      const queue = 'swf.handler.start_run';
+      const { body, headers } = encodeMessage(
+        makeMessage('start_run', '990000202', { state: 'run', substate: 'physics' }),
+      );
+
+      // Act
+      await port.publish(destinations.epic, body, headers);
+      const [toHandler, toHeaderless] = await Promise.all([
+        browseQueue(port, queue),
+        browseQueue(port, headerless),
+      ]);
+
+      // Assess
+      expect(toHandler.map((m) => m.body)).toEqual([body]);
+      expect(toHeaderless).toEqual([]);
+      await drain(queue);
+    });
   });
 });
