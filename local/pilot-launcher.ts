@@ -10,6 +10,9 @@ import { type Daemon, readPid, startDaemon } from './processes.ts';
  */
 export const pilotBundle = (stateDir: string): string => join(stateDir, 'pilot', 'transformer.mjs');
 
+/** Where local pilots' payload commands write, a folder per run: `<state>/payload-output/<run_id>`. */
+export const payloadOutputDir = (stateDir: string): string => join(stateDir, 'payload-output');
+
 /** Pid file under `run/pilots/` (what `testbed down` stops) and log under `logs/pilots/`. */
 export function pilotDaemon(stateDir: string, pilotId: string): Daemon {
   if (!/^[\w.-]+$/.test(pilotId))
@@ -48,6 +51,8 @@ export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher 
       await building;
       const d = pilotDaemon(o.stateDir, spec.pilotId);
       const child = startDaemon(d, process.execPath, [bundle], {
+        // Payload outputs beside the stack's other files, unless the environment names a place of its own.
+        PAYLOAD_OUTPUT_DIR: payloadOutputDir(o.stateDir),
         ...(o.env ?? process.env),
         TESTBED_STATE_DIR: o.stateDir,
         RUN_ID: spec.runId,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, TomlError } from 'smol-toml';
 import * as z from 'zod';
+import { commandWords } from './command-line.ts';
 
 /** The shipped workflow TOML files, found from this module so any working directory works. */
 export const workflowsDir: URL = new URL('../../workflows/', import.meta.url);
@@ -22,6 +23,20 @@ const nonNegative = (fallback: number) =>
 const positive = (fallback: number) => z.number().positive().default(fallback).describe('a positive number');
 const flag = (fallback: boolean) => z.boolean().default(fallback).describe('a boolean');
 const text = () => z.string().optional().describe('a string');
+const splits = (line: string): boolean => {
+  try {
+    commandWords(line);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const commandLine = () =>
+  z
+    .string()
+    .refine(splits)
+    .default('')
+    .describe('a command line: a string whose quotes and backslashes are balanced');
 
 // Defaults mirror the shipped TOML: a section present in a workflow replaces the included one whole,
 // so the keys it leaves out fall back to these.
@@ -60,6 +75,10 @@ const schemas = {
     slice_processing_time: nonNegative(0),
     heartbeat_interval: positive(5),
     transformer_idle_timeout: nonNegative(60),
+    // What a slice holds and what runs on it: "stf" our synthetic STFs, "fake"/"mock" a wait as upstream's.
+    file_type: z.string().min(1).default('stf').describe('a non-empty string'),
+    payload_command: commandLine(),
+    payload_timeout: positive(600),
   }),
   fast_processing: z.looseObject({
     enabled: flag(false),

@@ -419,6 +419,9 @@ function broadcastContent(
         slice_processing_time: pp.slice_processing_time,
         heartbeat_interval: pp.heartbeat_interval,
         transformer_idle_timeout: pp.transformer_idle_timeout,
+        file_type: pp.file_type,
+        payload_command: pp.payload_command,
+        payload_timeout: pp.payload_timeout,
       };
     case 'pause_run':
       return { reason: 'Brief standby period' };

@@ -62,7 +62,8 @@ export const startedByOf = (pilotId: string): string => pilotId.replace(/[^\w/-]
 const gone = new Set(['DEPROVISIONING', 'STOPPED']);
 
 /**
- * Pilots as Fargate tasks: one task per pilot, started with the pilot's settings as container overrides,
+ * Pilots as Fargate tasks: one task per pilot, started with the pilot's settings as container overrides
+ * (a setting the spec leaves out, such as PAYLOAD_COMMAND when the workflow names none, keeps the image's),
  * tagged `run_id` and `pilot_id`, and found again by `startedBy` = pilot id. `stop` is ECS's StopTask, a
  * SIGTERM the transformer drains on (the container's stop timeout gives it time) before SIGKILL; as a local
  * pilot process, a stopping task is alive until its container has exited.

@@ -14,7 +14,7 @@ export interface PilotSpec {
   readonly taskId?: number;
   /** The testbed namespace the transformer selects slices by; empty when the run has none. */
   readonly namespace: string;
-  /** Transformer settings: SLICE_PROCESSING_TIME, HEARTBEAT_INTERVAL, IDLE_TIMEOUT, PILOT_ATTEMPT. */
+  /** Transformer settings: SLICE_PROCESSING_TIME, HEARTBEAT_INTERVAL, IDLE_TIMEOUT, PAYLOAD_*, PILOT_ATTEMPT. */
   readonly env: Record<string, string>;
   /** What the pilot asks for; an ECS launcher maps it onto task CPU and memory. */
   readonly resources?: { readonly cores: number; readonly ramPerCoreMb: number };
@@ -66,7 +66,27 @@ export const pilotDefaults = {
   slice_processing_time: 0,
   heartbeat_interval: 5,
   transformer_idle_timeout: 60,
+  payload_timeout: 600,
 };
+
+/**
+ * A transformer's environment from the run's settings, the first source that has a value winning (the
+ * adjuster_worker content, then the run's config). PAYLOAD_COMMAND only when the workflow names one: an
+ * empty one would hide the command a pilot image of one's own sets (functions/transformer/README.md).
+ */
+export function transformerEnv(...sources: readonly object[]): Record<string, string> {
+  const values = sources as readonly Record<string, unknown>[];
+  const setting = (key: keyof typeof pilotDefaults): number =>
+    values.reduce<number | undefined>((v, s) => v ?? numberOf(s[key]), undefined) ?? pilotDefaults[key];
+  const command = values.reduce<string | undefined>((v, s) => v ?? stringOf(s.payload_command), undefined);
+  return {
+    SLICE_PROCESSING_TIME: String(setting('slice_processing_time')),
+    HEARTBEAT_INTERVAL: String(setting('heartbeat_interval')),
+    IDLE_TIMEOUT: String(setting('transformer_idle_timeout')),
+    PAYLOAD_TIMEOUT: String(setting('payload_timeout')),
+    ...(command !== undefined && { PAYLOAD_COMMAND: command }),
+  };
+}
 
 /** Attempts per pilot slot at most, as PanDA's maxAttempt: a pilot that keeps dying is not restarted forever. */
 export const MAX_PILOT_ATTEMPTS = 3;
@@ -125,15 +145,9 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
   if (closed && msg.content.num_workers > 0)
     log.info('task closed: no pilots started', { requested: msg.content.num_workers });
 
-  const setting = (key: keyof typeof pilotDefaults): number =>
-    numberOf(content[key]) ?? numberOf(config[key]) ?? pilotDefaults[key];
   const taskId = integerOf(content.task_id) ?? integerOf(run.task_id);
   const namespace = msg.namespace ?? stringOf(content.namespace) ?? stringOf(run.namespace) ?? '';
-  const env = {
-    SLICE_PROCESSING_TIME: String(setting('slice_processing_time')),
-    HEARTBEAT_INTERVAL: String(setting('heartbeat_interval')),
-    IDLE_TIMEOUT: String(setting('transformer_idle_timeout')),
-  };
+  const env = transformerEnv(content, config);
   const resources = { cores: msg.content.num_cores_per_worker, ramPerCoreMb: msg.content.num_ram_per_core };
   const byId = new Map(pilotItems.map((p) => [p.pilot_id, p]));
   const outcome: AdjustOutcome = { runId, numWorkers, started: [], kept: [], stopped: [], lost: [] };
@@ -217,7 +231,7 @@ export interface SlotStart {
   readonly requestedAt: string;
   readonly taskId: number | undefined;
   readonly namespace: string;
-  /** SLICE_PROCESSING_TIME, HEARTBEAT_INTERVAL, IDLE_TIMEOUT; PILOT_ATTEMPT is added here. */
+  /** transformerEnv's settings; PILOT_ATTEMPT is added here. */
   readonly env: Record<string, string>;
   readonly resources?: PilotSpec['resources'];
   readonly log: Logger;

@@ -83,6 +83,8 @@ async function openRun(msg: Message<'run_imminent'>, deps: DomainDeps): Promise<
     slice_processing_time: settings.slice_processing_time,
     heartbeat_interval: settings.heartbeat_interval,
     transformer_idle_timeout: settings.transformer_idle_timeout,
+    payload_command: settings.payload_command,
+    payload_timeout: settings.payload_timeout,
   });
   const opts = { namespace: msg.namespace, sender: TRANSCEIVER };
   await send(deps, destinations.workers, makeMessage('adjuster_worker', runId, content, opts));
@@ -100,6 +102,9 @@ function runConfig(c: Record<string, unknown>): RunConfig {
     slice_processing_time: numeric(c.slice_processing_time),
     heartbeat_interval: numeric(c.heartbeat_interval),
     transformer_idle_timeout: numeric(c.transformer_idle_timeout),
+    file_type: text(c.file_type),
+    payload_command: text(c.payload_command),
+    payload_timeout: numeric(c.payload_timeout),
   });
 }
 

@@ -1,31 +1,15 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { isAbsolute, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
 // Types only: the contract (and zod, ~15 MB of a pilot's memory) loads on the rare paths that need it.
-import type { ContentInput, Message, SliceContent } from '#contract/messages.ts';
+import type { ContentInput, Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
-import { canonicalSlice, normaliseChecksum, stompHeaders } from '#contract/wire.ts';
+import { canonicalSlice, stompHeaders } from '#contract/wire.ts';
 import { destinations } from '#routes/destinations.ts';
 import type { Logger } from '#runtime/log.ts';
-import {
-  analysePart,
-  checkRange,
-  type SliceResult,
-  StfChecksumError,
-  type StfPart,
-  type TfRange,
-  verifyStf,
-} from '#stf/analysis.ts';
-import { adlerChecksum } from '#stf/checksum.ts';
-import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
-import { localCopyOf } from '#stf/s3-store.ts';
+import { type PayloadSettings, SlicePayloads } from './payloads.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
-export interface TransformerConfig {
+export interface TransformerConfig extends PayloadSettings {
   readonly runId: string;
   readonly pilotId: string;
   readonly taskId?: number;
@@ -33,10 +17,7 @@ export interface TransformerConfig {
   readonly namespace?: string;
   /** Tells restarts of one pilot id apart in the pilots table. */
   readonly attempt?: number;
-  /** Folder of STF files, for slices without a `url`. */
-  readonly stfStore?: string;
-  /** Seconds spent on each slice to emulate reconstruction; a slice's own value wins. @default 0 */
-  readonly sliceProcessingTime?: number;
+  // stfStore, sliceProcessingTime and the payload command: PayloadSettings (payloads.ts).
   /** Seconds between heartbeats. @default 5 */
   readonly heartbeatInterval?: number;
   /** Seconds without a slice before the transformer ends itself; 0 never. @default 60 */
@@ -88,6 +69,9 @@ export function transformerConfigFromEnv(env: NodeJS.ProcessEnv): TransformerCon
     sliceProcessingTime: positiveOr(env.SLICE_PROCESSING_TIME, 0),
     heartbeatInterval: positiveOr(env.HEARTBEAT_INTERVAL, 5),
     idleTimeout: positiveOr(env.IDLE_TIMEOUT, 60),
+    ...(env.PAYLOAD_COMMAND?.trim() && { payloadCommand: env.PAYLOAD_COMMAND }),
+    payloadTimeout: positiveOr(env.PAYLOAD_TIMEOUT, 600) || 600,
+    ...(env.PAYLOAD_OUTPUT_DIR && { payloadOutputDir: env.PAYLOAD_OUTPUT_DIR }),
   };
 }
 
@@ -109,10 +93,6 @@ export async function startTransformer(
   return t;
 }
 
-type Outcome =
-  | { state: 'done'; result: Omit<SliceResult, 'start' | 'end'> }
-  | { state: 'failed'; error: string };
-
 class SliceTransformer implements Transformer {
   readonly stats = { slicesDone: 0, slicesFailed: 0 };
   readonly ended: Promise<TransformerSummary>;
@@ -121,7 +101,7 @@ class SliceTransformer implements Transformer {
   private readonly hostname: string;
   private readonly pid: number;
   private readonly log: Logger;
-  private readonly files: StfFiles;
+  private readonly payloads: SlicePayloads;
   private slices: Subscription | undefined;
   private control: Subscription | undefined;
   private current: Promise<void> | undefined;
@@ -138,7 +118,7 @@ class SliceTransformer implements Transformer {
     this.hostname = config.hostname ?? osHostname();
     this.pid = config.pid ?? process.pid;
     this.log = deps.log.child({ run_id: config.runId, pilot_id: config.pilotId });
-    this.files = new StfFiles();
+    this.payloads = new SlicePayloads(config);
     this.identityFields = this.identity();
     this.ended = new Promise((resolve, reject) => {
       this.resolveEnded = resolve;
@@ -207,7 +187,7 @@ class SliceTransformer implements Transformer {
       this.rejectEnded(error as Error);
       throw error;
     } finally {
-      await this.files.close();
+      await this.payloads.close();
     }
   }
 
@@ -298,7 +278,7 @@ class SliceTransformer implements Transformer {
       return;
     }
     const c = slice.content;
-    const outcome = await this.analyse(c);
+    const outcome = await this.payloads.run(c);
     const processedAt = nowTimestamp();
     try {
       await this.send('slice_result', {
@@ -312,6 +292,8 @@ class SliceTransformer implements Transformer {
         slice_id: c.slice_id,
         start: c.start,
         end: c.end,
+        // Upstream's requests carry an id their results answer to.
+        ...(c.req_id !== undefined && { req_id: c.req_id }),
         ...(outcome.state === 'done' ? { result: outcome.result } : {}),
         // Its delay includes an earlier delivery (a pilot that died or stopped holding it).
         ...(m.redelivered && { redelivered: true }),
@@ -334,162 +316,6 @@ class SliceTransformer implements Transformer {
       this.log.warn('slice failed', { filename: c.filename, slice_id: c.slice_id, error: outcome.error });
     }
   }
-
-  private async analyse(c: SliceContent): Promise<Outcome> {
-    try {
-      const path = await localCopyOf(this.locate(c));
-      const checksum = typeof c.checksum === 'string' ? normaliseChecksum(c.checksum) : undefined;
-      // Slice ranges are inclusive on the wire, end-exclusive in the STF reader.
-      const part = await this.files.read(path, checksum, { start: c.start, end: c.end + 1 });
-      const { start: _start, end: _end, ...result } = analysePart(part);
-      const seconds = numberOf(c.slice_processing_time) ?? this.config.sliceProcessingTime ?? 0;
-      if (seconds > 0) await sleep(seconds * 1000);
-      return { state: 'done', result };
-    } catch (error) {
-      return { state: 'failed', error: error instanceof Error ? error.message : String(error) };
-    }
-  }
-
-  private readonly located = new Map<string, string>();
-
-  /** The STF's local path: the slice's `url` (a path or file: URL), else the STF store folder. */
-  private locate(c: SliceContent): string {
-    const url = typeof c.url === 'string' && c.url !== '' ? c.url : undefined;
-    if (url) {
-      if (url.startsWith('s3://')) return url;
-      if (url.startsWith('file:')) return fileURLToPath(url);
-      if (isAbsolute(url)) return url;
-      if (!/^[a-z][a-z0-9+.-]*:/i.test(url))
-        return this.config.stfStore ? join(this.config.stfStore, url) : url;
-      throw new Error(`cannot read STF ${url}: only local files are supported`);
-    }
-    const known = this.located.get(c.filename);
-    if (known) return known;
-    const store = this.config.stfStore;
-    if (!store) throw new Error(`slice of ${c.filename} has no url and STF_STORE is not set`);
-    // Stores keep files flat or per run: take whichever exists.
-    const perRun = join(store, this.config.runId, c.filename);
-    const path = existsSync(perRun) ? perRun : join(store, c.filename);
-    this.located.set(c.filename, path);
-    return path;
-  }
-}
-
-/** STF files up to this size are read without leaving the event loop. */
-const syncReadBytes = 4 * 1024 * 1024;
-
-/** An STF ready for slice reads: its bytes when small enough to keep, else an open file. */
-interface LoadedStf {
-  readonly header: StfHeader;
-  readonly bytes?: Buffer;
-  readonly handle?: FileHandle;
-}
-
-/**
- * STF files with their headers, each checksum-verified once: one read per slice at most. A verified file
- * up to `keepBytes` stays in memory (verifying read it whole anyway), so a slice costs no I/O at all.
- */
-class StfFiles {
-  private static readonly maxFiles = 16;
-  private static readonly keepBytes = 32 * 1024 * 1024;
-  private static readonly totalKeptBytes = 256 * 1024 * 1024;
-  private readonly files = new Map<string, Promise<LoadedStf>>();
-  private kept = 0;
-
-  async read(path: string, checksum: string | undefined, range: TfRange): Promise<StfPart> {
-    const { header, bytes, handle } = await this.load(path, checksum);
-    checkRange(header, range);
-    const { start, end } = range;
-    const position = header.headerLength + start * header.bytesPerTf;
-    const length = (end - start) * header.bytesPerTf;
-    if (bytes) {
-      if (bytes.length < position + length)
-        throw new Error(`${path} truncated: TFs need ${position + length} bytes`);
-      return { header, range, tfs: bytes.subarray(position, position + length) };
-    }
-    const tfs = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await (handle as FileHandle).read(tfs, done, length - done, position + done);
-      if (bytesRead === 0) throw new Error(`${path} truncated: no bytes at offset ${position + done}`);
-      done += bytesRead;
-    }
-    return { header, range, tfs };
-  }
-
-  /** Once per file and checksum; a mismatch is remembered (STFs do not change), other errors are retried. */
-  private load(path: string, checksum: string | undefined): Promise<LoadedStf> {
-    const key = `${path}\n${checksum ?? ''}`;
-    const cached = this.files.get(key);
-    if (cached) {
-      // Most recently used last, so eviction takes the oldest.
-      this.files.delete(key);
-      this.files.set(key, cached);
-      return cached;
-    }
-    const loading = loadStf(path, checksum, StfFiles.keepBytes);
-    this.files.set(key, loading);
-    loading.then(
-      (f) => {
-        this.kept += f.bytes?.length ?? 0;
-        this.evict();
-      },
-      (error) => {
-        if (!(error instanceof StfChecksumError)) this.files.delete(key);
-      },
-    );
-    return loading;
-  }
-
-  private evict(): void {
-    for (const [key, file] of this.files) {
-      if (this.files.size <= StfFiles.maxFiles && this.kept <= StfFiles.totalKeptBytes) return;
-      this.files.delete(key);
-      void file.then(
-        (f) => {
-          this.kept -= f.bytes?.length ?? 0;
-          // A read still in flight on it finishes first.
-          if (f.handle) setTimeout(() => void f.handle?.close().catch(() => {}), 1000);
-        },
-        () => {},
-      );
-    }
-  }
-
-  async close(): Promise<void> {
-    const files = [...this.files.values()];
-    this.files.clear();
-    this.kept = 0;
-    await Promise.all(files.map((f) => f.then((o) => o.handle?.close()).catch(() => {})));
-  }
-}
-
-async function loadStf(path: string, checksum: string | undefined, keepBytes: number): Promise<LoadedStf> {
-  // Synchronous for the usual small files: one system call each instead of a round trip to the thread pool.
-  const size = statSync(path).size;
-  if (checksum !== undefined && size <= keepBytes) {
-    const bytes = size <= syncReadBytes ? readFileSync(path) : await readFile(path);
-    const actual = adlerChecksum(bytes);
-    if (actual !== checksum.toLowerCase()) throw new StfChecksumError(path, checksum, actual);
-    return { header: readHeader(bytes), bytes };
-  }
-  if (checksum !== undefined) await verifyStf(path, checksum);
-  const handle = await open(path, 'r');
-  try {
-    const prefix = Buffer.alloc(HEADER_PREFIX_BYTES);
-    await handle.read(prefix, 0, HEADER_PREFIX_BYTES, 0);
-    const headerBytes = Buffer.alloc(headerLengthOf(prefix));
-    await handle.read(headerBytes, 0, headerBytes.length, 0);
-    return { header: readHeader(headerBytes), handle };
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-}
-
-function numberOf(v: unknown): number | undefined {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /** The contract, loaded on first use: a pilot that only sees canonical slices never needs zod. */

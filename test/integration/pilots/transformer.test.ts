@@ -5,7 +5,12 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { startTransformer, type Transformer, type TransformerConfig } from '#domain/transformer.ts';
+import {
+  startTransformer,
+  type Transformer,
+  type TransformerConfig,
+  transformerConfigFromEnv,
+} from '#domain/transformer.ts';
 import { destinations } from '#routes/destinations.ts';
 import { analyseSlice } from '#stf/analysis.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
@@ -14,6 +19,32 @@ import { testDir } from '../../support/temp.ts';
 import { eventually, memoryLogger, ofType, publishSlices, sliceMessages, writeStf } from './support.ts';
 
 const namespace = 'pilots-test';
+
+describe("A pilot's environment", () => {
+  it('gives the transformer its payload command, timeout and output folder, with defaults for what is unset', () => {
+    // Prepare
+    const set = {
+      RUN_ID: '100010',
+      PAYLOAD_COMMAND: '/opt/reco/run.sh --fast',
+      PAYLOAD_TIMEOUT: '90',
+      PAYLOAD_OUTPUT_DIR: '/data/out',
+    };
+    const unset = { RUN_ID: '100010', PAYLOAD_COMMAND: '  ', PAYLOAD_TIMEOUT: '0' };
+
+    // Act
+    const [given, defaults] = [set, unset].map(transformerConfigFromEnv);
+
+    // Assess
+    expect(given).toMatchObject({
+      payloadCommand: '/opt/reco/run.sh --fast',
+      payloadTimeout: 90,
+      payloadOutputDir: '/data/out',
+    });
+    expect(defaults?.payloadCommand).toBeUndefined();
+    expect(defaults?.payloadTimeout).toBe(600);
+    expect(defaults?.payloadOutputDir).toBeUndefined();
+  });
+});
 
 describe('Transformer', () => {
   let broker: TestBroker;

@@ -58,6 +58,9 @@ describe('loadWorkflow', () => {
         slice_processing_time: 0,
         heartbeat_interval: 5,
         transformer_idle_timeout: 60,
+        file_type: 'stf',
+        payload_command: '',
+        payload_timeout: 600,
       });
       expect(config.fastProcessing).toEqual({ enabled: false, slices_per_sample: 15 });
       expectTypeOf(config.simulation.stf_count).toEqualTypeOf<number>();
@@ -349,6 +352,53 @@ enabled = true
       expect(load).toThrow(
         'command line: prompt_processing.slices_per_stf must be a positive integer (got 0)',
       );
+    });
+
+    it('takes a payload command, a file type and a payload timeout from the command line', () => {
+      // Prepare
+      const overrides = Object.fromEntries(
+        [
+          'prompt_processing.payload_command="/opt/reco/run.sh --tfs \'{start}-{end}\'"',
+          'prompt_processing.file_type=fake',
+          'prompt_processing.payload_timeout=30.5',
+        ].map(parseOverride),
+      );
+
+      // Act
+      const { promptProcessing } = loadWorkflow('prompt_processing', { ...noEnv, overrides });
+
+      // Assess
+      expect(promptProcessing).toMatchObject({
+        payload_command: "/opt/reco/run.sh --tfs '{start}-{end}'",
+        file_type: 'fake',
+        payload_timeout: 30.5,
+      });
+    });
+
+    it('refuses a payload command with an unbalanced quote, a zero payload timeout and an empty file type', () => {
+      // Prepare
+      const cases = {
+        'prompt_processing.payload_command': "sh -c 'echo",
+        'prompt_processing.payload_timeout': 0,
+        'prompt_processing.file_type': '',
+      };
+
+      // Act
+      const refusals = Object.entries(cases).map(([key, value]) => {
+        try {
+          loadWorkflow('prompt_processing', { ...noEnv, overrides: { [key]: value } });
+          return 'loaded';
+        } catch (error) {
+          return (error as Error).message;
+        }
+      });
+
+      // Assess
+      expect(refusals).toEqual([
+        'command line: prompt_processing.payload_command must be a command line: a string whose quotes and backslashes are balanced (got "sh -c \'echo")',
+        'command line: prompt_processing.payload_timeout must be a positive number (got 0)',
+        'command line: prompt_processing.file_type must be a non-empty string (got "")',
+      ]);
     });
 
     it('names the SWF_TESTBED_CONFIG file when the wrong value came from it', () => {
