@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { StackOverrides } from '#local/stack.ts';
 import type { Monitor } from '#query/monitor.ts';
+import type { RunSummary } from '#query/run-summary.ts';
 import { stackOptions } from './options.ts';
 
 // The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
@@ -60,6 +61,20 @@ function owner(o: MonitorFlags): Record<string, string> {
   return p;
 }
 
+/**
+ * A run list's owner: the run or execution given, else the latest run, said in one line on stderr (stdout
+ * stays the list, or JSON); undefined when there is no run yet.
+ */
+async function ownerOrLatest(m: Monitor, o: MonitorFlags): Promise<Record<string, string> | undefined> {
+  if (o.run !== undefined || o.execution !== undefined) return owner(o);
+  const latest = await m.latestRun();
+  if (latest === undefined) return undefined;
+  console.error(`run ${latest.run_id} (latest; give --run to choose)`);
+  return { ...owner(o), run_id: latest.run_id };
+}
+
+const NO_RUN_YET = 'no runs yet: testbed run prompt_processing';
+
 function given(o: Record<string, unknown>, names: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(names)
@@ -101,12 +116,20 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 
 const hhmmss = (t: string | undefined) => (t ? t.slice(11, 23) : '?');
 
-/** `testbed status EXECUTION` in words. */
-function printWorkflowStatus(s: Awaited<ReturnType<Monitor['execution']>>): void {
+/** `testbed status EXECUTION` in words, with its run's slices, pilots and result hosts. */
+async function printWorkflowStatus(
+  s: Awaited<ReturnType<Monitor['execution']>>,
+  run: RunSummary,
+): Promise<void> {
+  const { resultHostLines } = await import('#query/slices.ts');
+  const byState = Object.entries(run.pilots.by_state).map(([state, n]) => `${n} ${state}`);
   const lines = [
     `Execution ${s.execution_id}: ${s.status} (phase ${s.phase ?? '?'})`,
     `├── Run: ${s.run_id}${s.task_id === undefined ? '' : ` (task ${s.task_id})`}, namespace ${s.namespace ?? '?'}`,
     `├── STF files: ${s.stf_count}${s.total_stf_files === undefined ? '' : ` of ${s.total_stf_files} announced`}`,
+    `├── Slices: ${run.slices.done} done, ${run.slices.failed} failed, of ${run.slices.expected}`,
+    `├── Pilots: ${run.pilots.total === 0 ? `none (${run.pilots.note})` : `${run.pilots.total} (${byState.join(', ')})`}`,
+    ...resultHostLines(run.result_hosts),
     `├── Messages recorded: ${s.messages}`,
     `├── Events: ${s.events.map((e) => `${e.type} ${hhmmss(e.time)}`).join(', ') || '-'}`,
     `├── Errors: ${s.errors.length === 0 ? 'none' : s.errors.length}`,
@@ -127,9 +150,15 @@ export function addMonitorCommands(program: Command): void {
       .argument('[execution]', 'an execution id: its workflow status'),
   ).action(async (execution: string | undefined, o: MonitorFlags) => {
     if (execution !== undefined) {
-      const s = await withMonitor(o, (m) => m.execution({ execution_id: execution }));
-      if (o.json) console.log(JSON.stringify(s, null, 2));
-      else printWorkflowStatus(s);
+      // JSON is the workflow status alone, as the API and the MCP tool return it.
+      const [s, run] = await withMonitor(o, (m) =>
+        Promise.all([
+          m.execution({ execution_id: execution }),
+          o.json ? undefined : m.run({ execution_id: execution }),
+        ]),
+      );
+      if (run === undefined) console.log(JSON.stringify(s, null, 2));
+      else await printWorkflowStatus(s, run);
       return;
     }
     const { resolveStack, status } = await import('#local/stack.ts');
@@ -178,30 +207,37 @@ export function addMonitorCommands(program: Command): void {
     .option('--until <time>', 'created at or before')
     .option('--order <asc|desc>', 'time order (default desc)')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
-      const p = {
-        ...owner(o),
-        ...given(o, { type: 'msg_type', sender: 'sender', since: 'since', until: 'until', order: 'order' }),
-      };
-      const page = await withMonitor(o, (m) => m.messages(p));
+      const filters = given(o, {
+        type: 'msg_type',
+        sender: 'sender',
+        since: 'since',
+        until: 'until',
+        order: 'order',
+      });
+      const page = await withMonitor(o, async (m) => {
+        const run = await ownerOrLatest(m, o);
+        return run && m.messages({ ...run, ...filters });
+      });
       printPage(
-        page,
+        page ?? { items: [] },
         o,
         ['created_at', 'msg_type', 'sender', 'refused', 'content'],
-        'no messages (give --execution or --run)',
+        page ? 'no messages' : NO_RUN_YET,
       );
     });
 
   listOptions(program.command('stf-files').description("a run's STF files"))
     .option('--status <status>', 'registered, processing or done')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
-      const page = await withMonitor(o, (m) =>
-        m.stfFiles({ ...owner(o), ...given(o, { status: 'status' }) }),
-      );
+      const page = await withMonitor(o, async (m) => {
+        const run = await ownerOrLatest(m, o);
+        return run && m.stfFiles({ ...run, ...given(o, { status: 'status' }) });
+      });
       printPage(
-        page,
+        page ?? { items: [] },
         o,
         ['filename', 'sequence', 'status', 'state', 'size', 'checksum', 'slice_count', 'slices_done'],
-        'no STF files',
+        page ? 'no STF files' : NO_RUN_YET,
       );
     });
 
@@ -209,14 +245,15 @@ export function addMonitorCommands(program: Command): void {
     .option('--stf <filename>', 'only the slices of this STF file')
     .option('--status <status>', 'done or failed')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
-      const page = await withMonitor(o, (m) =>
-        m.slices({ ...owner(o), ...given(o, { stf: 'stf', status: 'status' }) }),
-      );
+      const page = await withMonitor(o, async (m) => {
+        const run = await ownerOrLatest(m, o);
+        return run && m.slices({ ...run, ...given(o, { stf: 'stf', status: 'status' }) });
+      });
       printPage(
-        page,
+        page ?? { items: [] },
         o,
-        ['filename', 'slice_id', 'status', 'pilot_id', 'requested_at', 'processed_at', 'error'],
-        'no slice results',
+        ['filename', 'slice_id', 'status', 'hostname', 'pilot_id', 'requested_at', 'processed_at', 'error'],
+        page ? 'no slice results' : NO_RUN_YET,
       );
     });
 
@@ -253,11 +290,13 @@ export function addMonitorCommands(program: Command): void {
     }
     const p = { ...owner(o), ...(taskId !== undefined && { task_id: taskId }) };
     const page = await withMonitor(o, (m) => m.pilots(p));
+    const { NO_ADJUSTER_PILOTS } = await import('#query/pilots.ts');
     printPage(
       page,
       o,
       ['pilot_id', 'state', 'hostname', 'pid', 'started_at', 'last_heartbeat_at', 'ended_at', 'slices_done'],
-      'no jobs',
+      // A foreign transformer (upstream's) records no job: its hosts show in `testbed status EXECUTION`.
+      `no jobs: ${NO_ADJUSTER_PILOTS} (testbed status EXECUTION shows the result hosts)`,
     );
   });
 

@@ -77,7 +77,7 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   );
   tool(
     'swf_get_run',
-    'One run: counts of STFs, slices and pilots, DAQ state, delay percentiles.',
+    'One run: counts of STFs, slices and pilots, DAQ state, delay percentiles, and result_hosts: every host that reported results (slices done and failed, pilot id when known), including transformers the worker adjuster did not start, which have no pilot.',
     runOrExecution,
     (p) => monitor.run(p),
   );
@@ -128,7 +128,7 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   );
   tool(
     'panda_list_jobs',
-    'The jobs (pilots) of a task, or of a run: state (lost when silent for three heartbeats), host, times, slices done.',
+    "The jobs (pilots) the worker adjuster started for a task, or a run: state (lost when silent for three heartbeats), host, times, slices done. A foreign transformer (upstream's) has none: swf_get_run's result_hosts lists it.",
     {
       taskid: id.optional().describe('the task id'),
       ...runOrExecution,

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 
 /** The run's two progress bars on a terminal; nothing when output goes to a file or a pipe. */
 export interface RunProgress {
+  /** `slices`: the results recorded in the slices table, done and failed, as the run's summary counts them. */
   update(stfs: number, slices: number): void;
   stop(): void;
   readonly shown: boolean;
@@ -13,8 +14,8 @@ export function runProgress(expectedStfs: number, expectedSlices: number): RunPr
     { format: ' {label} |{bar}| {value}/{total}', hideCursor: true, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
-  const stfBar = bars.create(expectedStfs, 0, { label: 'STFs generated' });
-  const sliceBar = bars.create(expectedSlices, 0, { label: 'slices done   ' });
+  const stfBar = bars.create(expectedStfs, 0, { label: 'STFs generated ' });
+  const sliceBar = bars.create(expectedSlices, 0, { label: 'slices recorded' });
   return {
     update(stfs, slices) {
       stfBar.update(stfs);

@@ -1,10 +1,15 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
+import type { MonitorContext } from '#query/context.ts';
+import { emptyLogSource } from '#query/logs.ts';
+import { NO_ADJUSTER_PILOTS } from '#query/pilots.ts';
 import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
+import { recordedSlices, resultHostLines } from '#query/slices.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
@@ -20,7 +25,11 @@ export interface RunOptions {
   readonly out?: (line: string) => void;
 }
 
-/** What the CLI watched go by on the broker for one run, as any monitoring agent would. */
+/**
+ * What the CLI watched go by on the broker for one run, as any monitoring agent would: messages by type
+ * and their senders. Slices are not counted here: a slice_result the handlers refuse is no result, so the
+ * progress bar reads the recorded ones, as the summary does.
+ */
 class RunWatch {
   runId: string | undefined;
   readonly counts = new Map<string, number>();
@@ -81,32 +90,63 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   const expectedSlices = expectedStfs * cfg.promptProcessing.slices_per_stf;
 
   const progress = runProgress(expectedStfs, expectedSlices);
-  const watch = new RunWatch(cfg.testbed.namespace, () => {
-    progress.update(watch.count('stf_gen'), watch.count('slice_result'));
-  });
+  const db = dynamoClient();
+  const context: MonitorContext = { db, tableNames: tableNames(), logs: emptyLogSource };
+  let slicesRecorded = 0;
+  const show = () => progress.update(watch.count('stf_gen'), slicesRecorded);
+  const watch = new RunWatch(cfg.testbed.namespace, show);
+  // The slices table, polled: the bar counts the results the summary counts (done + failed).
+  const poll = async () => {
+    if (watch.runId === undefined) return;
+    const { done, failed } = await recordedSlices(context, watch.runId);
+    slicesRecorded = done + failed;
+    show();
+    if (!progress.shown)
+      out(`  STFs ${watch.count('stf_gen')}/${expectedStfs}, slices ${slicesRecorded}/${expectedSlices}`);
+  };
+  // Every second on a terminal, else every 5 s with a line; a slow read (a large run) spaces them out.
+  const period = progress.shown ? 1000 : 5000;
+  let polling: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (ms: number) => {
+    timer = setTimeout(() => {
+      const t0 = Date.now();
+      polling = poll()
+        .catch(() => {}) // a missed poll only leaves the bar where it was
+        .finally(() => {
+          if (!stopped) schedule(Math.max(period, 5 * (Date.now() - t0)));
+        });
+    }, ms);
+  };
+  const stopPolling = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await polling;
+  };
   const monitor = await watchBroker(o.stack, watch);
-  const ticker = progress.shown
-    ? undefined
-    : setInterval(
-        () =>
-          out(
-            `  STFs ${watch.count('stf_gen')}/${expectedStfs}, slices ${watch.count('slice_result')}/${expectedSlices}`,
-          ),
-        5000,
-      );
+  schedule(period);
 
   try {
     const daq = await loadingDaq;
     const started = Date.now();
     const result = (await daq.handler({ workflow: cfg, user: userInfo().username })) as { run_id: string };
-    const completed = await waitForCompletion(result.run_id, (o.drainTimeoutS ?? 120) * 1000);
+    const completed = await waitForCompletion(db, result.run_id, (o.drainTimeoutS ?? 120) * 1000);
+    await stopPolling();
+    const report = reportRun(result.run_id, await readRun(db, tableNames(), result.run_id));
+    // The bar ends on the summary's own figure.
+    slicesRecorded = report.slicesDone + report.slicesFailed;
+    show();
     progress.stop();
-    const report = reportRun(result.run_id, await readRun(dynamoClient(), tableNames(), result.run_id));
     out(summary(report, watch, (Date.now() - started) / 1000, completed));
+    out(
+      `The local stack is still up (dashboard http://127.0.0.1:${o.stack.apiPort}): npx testbed down stops it.`,
+    );
     return { report, watch };
   } finally {
+    await stopPolling();
     progress.stop();
-    clearInterval(ticker);
+    db.destroy();
     await Promise.all([monitor.close(), closeEnvironment()]);
   }
 }
@@ -118,8 +158,8 @@ export function expectedStfCount(cfg: WorkflowConfig): number {
   return perPeriod * s.physics_period_count;
 }
 
-async function waitForCompletion(runId: string, timeoutMs: number): Promise<boolean> {
-  const doc = documents(dynamoClient());
+async function waitForCompletion(db: DynamoDBClient, runId: string, timeoutMs: number): Promise<boolean> {
+  const doc = documents(db);
   const runs = tableNames().runs;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -134,6 +174,10 @@ async function waitForCompletion(runId: string, timeoutMs: number): Promise<bool
 
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
+/** Percentiles in words; a dash when no slice is done (no delay to speak of, rather than 0 ms). */
+const spread = (p: RunReport['delayMs']) =>
+  p.count === 0 ? '–' : `p50 ${f(p.p50)} ms, p95 ${f(p.p95)} ms, p99 ${f(p.p99)} ms`;
+
 export function summary(
   r: RunReport,
   watch: Pick<RunWatch, 'counts' | 'senders'>,
@@ -141,6 +185,7 @@ export function summary(
   completed: boolean,
 ): string {
   const types = [...watch.counts].sort(([a], [b]) => a.localeCompare(b));
+  const pilots = r.pilots.map((p) => `${p.id} (${p.state}, ${p.slices} slices)`);
   const lines = [
     `Run ${r.runId} Summary: ${completed ? 'completed' : 'NOT COMPLETED'}`,
     `├── Execution: ${r.executionId ?? '?'} (namespace ${r.namespace ?? '?'})`,
@@ -151,11 +196,12 @@ export function summary(
     '├── Messages:',
     ...types.map(([t, n], i) => `│   ${i === types.length - 1 ? '└──' : '├──'} ${t}: ${n}`),
     `├── Agents: ${[...watch.senders].sort().join(', ') || '-'}`,
-    `├── Pilots: ${r.pilots.map((p) => `${p.id} (${p.state}, ${p.slices} slices)`).join(', ') || '-'}`,
+    `├── Pilots: ${pilots.join(', ') || `none (${NO_ADJUSTER_PILOTS})`}`,
+    ...resultHostLines(r.resultHosts),
     `├── Slices: ${r.slicesDone} done, ${r.slicesFailed} failed, of ${r.slicesExpected}`,
-    `├── Delay (processed_at − requested_at): p50 ${f(r.delayMs.p50)} ms, p95 ${f(r.delayMs.p95)} ms, p99 ${f(r.delayMs.p99)} ms`,
-    `├── Queue wait (processing_start_at − requested_at): p50 ${f(r.queueWaitMs.p50)} ms, p95 ${f(r.queueWaitMs.p95)} ms, p99 ${f(r.queueWaitMs.p99)} ms`,
-    `└── First result after the first slice: ${r.firstResultMs === undefined ? '-' : `${f(r.firstResultMs)} ms`}`,
+    `├── Delay (processed_at − requested_at): ${spread(r.delayMs)}`,
+    `├── Queue wait (processing_start_at − requested_at): ${spread(r.queueWaitMs)}`,
+    `└── First result after the first slice: ${r.firstResultMs === undefined ? '–' : `${f(r.firstResultMs)} ms`}`,
   ];
   return lines.join('\n');
 }

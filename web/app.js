@@ -39,6 +39,8 @@ const ms = (iso) => (iso ? Date.parse(iso.replace(/(\.\d{3})\d*Z$/, '$1Z')) : Nu
 const clock = (iso) => (iso ? iso.slice(11, 19) : '');
 const fixed = (x, digits = 1) => (typeof x === 'number' ? x.toFixed(digits) : '');
 const status = (v) => h('span', { class: `status-${v}` }, v ?? '');
+/** Percentiles as "p50 / p95 ms", or a dash before any slice is done (no delay, rather than 0 ms). */
+const spread = (p) => (p.count === 0 ? '–' : `${fixed(p.p50, 0)} / ${fixed(p.p95, 0)} ms`);
 
 function table(rows, columns, empty = 'none yet') {
   if (rows.length === 0) return h('p', { class: 'muted' }, empty);
@@ -212,10 +214,11 @@ async function runView(runId) {
         'pilots',
         Object.entries(run.pilots.by_state)
           .map(([k, v]) => `${v} ${k}`)
-          .join(', ') || '0',
+          .join(', ') || 'none',
         'pilots',
       ),
-      card('delay p50 / p95', `${fixed(run.delay_ms.p50, 0)} / ${fixed(run.delay_ms.p95, 0)} ms`, 'delay'),
+      card('result hosts', String(run.result_hosts.length), 'result-hosts-count'),
+      card('delay p50 / p95', spread(run.delay_ms), 'delay'),
     ),
     h('h2', {}, 'Plots'),
     h(
@@ -246,15 +249,35 @@ async function runView(runId) {
       { key: 'slices', cell: (r) => `${r.slices_done} / ${r.slice_count ?? '?'}` },
     ]),
     h('h2', {}, `Pilots (${pilots.items.length})`),
-    table(pilots.items, [
-      { key: 'pilot_id', label: 'pilot' },
-      { key: 'state', cell: (r) => status(r.state) },
-      { key: 'hostname', label: 'host' },
-      { key: 'pid' },
-      { key: 'started_at', label: 'started', cell: (r) => clock(r.started_at) },
-      { key: 'last_heartbeat_at', label: 'last heartbeat', cell: (r) => clock(r.last_heartbeat_at) },
-      { key: 'slices_done', label: 'slices' },
-    ]),
+    table(
+      pilots.items,
+      [
+        { key: 'pilot_id', label: 'pilot' },
+        { key: 'state', cell: (r) => status(r.state) },
+        { key: 'hostname', label: 'host' },
+        { key: 'pid' },
+        { key: 'started_at', label: 'started', cell: (r) => clock(r.started_at) },
+        { key: 'last_heartbeat_at', label: 'last heartbeat', cell: (r) => clock(r.last_heartbeat_at) },
+        { key: 'slices_done', label: 'slices' },
+      ],
+      run.pilots.note ?? 'none yet',
+    ),
+    // Whoever reported results, from the slices: also transformers the worker adjuster did not start.
+    h('h2', {}, `Result hosts (${run.result_hosts.length})`),
+    h(
+      'div',
+      { 'data-testid': 'result-hosts' },
+      table(
+        run.result_hosts,
+        [
+          { key: 'hostname', label: 'host', cell: (r) => r.hostname ?? 'unknown' },
+          { key: 'pilot_id', label: 'pilot' },
+          { key: 'done' },
+          { key: 'failed' },
+        ],
+        'no results yet',
+      ),
+    ),
     h('h2', {}, `Slices (first ${slices.items.length} of ${run.slices.done + run.slices.failed} recorded)`),
     table(slices.items, [
       { key: 'filename' },

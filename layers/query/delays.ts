@@ -1,10 +1,7 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { type Item, readPartition } from './bounds.ts';
-import { docOf, type MonitorContext } from './context.ts';
-import { type Percentiles, percentiles } from './run-report.ts';
+import type { Item } from './bounds.ts';
+import { sliceCounts } from './slices.ts';
 
-/** The most slices one answer reads for its statistics; a larger run is reported on its first ones. */
-export const MAX_SLICES_READ = 100_000;
 const HISTOGRAM_BINS = 20;
 const SERIES_POINTS = 100;
 
@@ -14,12 +11,27 @@ export interface HistogramBin {
   readonly count: number;
 }
 
+export interface Percentiles {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentiles; all 0 with count 0 when there are no values (the faces then show –). */
+export function percentiles(values: readonly number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+}
+
 /** The delay statistics of a run, from its recorded slice results. */
 export interface DelayStats {
   readonly run_id: string;
   readonly slices_done: number;
   readonly slices_failed: number;
-  /** The read stopped at MAX_SLICES_READ slices. */
+  /** The read stopped at MAX_SLICES_READ slices (slices.ts). */
   readonly truncated: boolean;
   /** processed_at − requested_at, ms. */
   readonly delay_ms: Percentiles;
@@ -44,24 +56,6 @@ const spanMs = (from: unknown, to: unknown): number | undefined => {
 
 const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
 
-/** The slice results of a run, only the fields statistics need. */
-export async function readSliceTimes(
-  c: MonitorContext,
-  runId: string,
-): Promise<{ items: Item[]; truncated: boolean }> {
-  return readPartition(
-    docOf(c),
-    {
-      TableName: c.tableNames.slices,
-      KeyConditionExpression: 'run_id = :run',
-      ProjectionExpression: '#state, requested_at, processing_start_at, processed_at',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':run': runId },
-    },
-    MAX_SLICES_READ,
-  );
-}
-
 export function delayStats(runId: string, slices: readonly Item[], truncated: boolean): DelayStats {
   const done = slices.filter((s) => s.state === 'done');
   const delays = defined(done.map((s) => spanMs(s.requested_at, s.processed_at)));
@@ -73,10 +67,11 @@ export function delayStats(runId: string, slices: readonly Item[], truncated: bo
     .map((s) => String(s.processed_at ?? ''))
     .filter(Boolean)
     .sort()[0];
+  const counts = sliceCounts(slices);
   return {
     run_id: runId,
-    slices_done: done.length,
-    slices_failed: slices.filter((s) => s.state === 'failed').length,
+    slices_done: counts.done,
+    slices_failed: counts.failed,
     truncated,
     delay_ms: percentiles(delays),
     queue_wait_ms: percentiles(defined(done.map((s) => spanMs(s.requested_at, s.processing_start_at)))),

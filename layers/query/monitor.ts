@@ -2,15 +2,15 @@ import * as z from 'zod';
 import { type AgentRow, listAgents } from './agents.ts';
 import { badRequest, type Page } from './bounds.ts';
 import type { MonitorContext } from './context.ts';
-import { type DelayStats, delayStats, readSliceTimes } from './delays.ts';
+import { type DelayStats, delayStats } from './delays.ts';
 import { type LogLine, logLevels } from './logs.ts';
 import { runOfExecution, runOfTask } from './lookups.ts';
 import { listMessages, type MessageRow } from './messages.ts';
 import { executionId, limit, next, paging, parse, runId, taskId, text, time } from './params.ts';
 import { listPilots, type PilotRow } from './pilots.ts';
 import { type RunSummary, runSummary } from './run-summary.ts';
-import { listExecutions, listRuns, type RunRow, readRunItem } from './runs.ts';
-import { listSlices, type SliceRow, sliceStatuses } from './slices.ts';
+import { latestRun, listExecutions, listRuns, type RunRow, readRunItem } from './runs.ts';
+import { listSlices, readSliceResults, type SliceRow, sliceStatuses } from './slices.ts';
 import { listStfFiles, type StfRow, stfStatuses } from './stf-files.ts';
 import { type WorkflowStatus, workflowStatus } from './workflow-status.ts';
 
@@ -70,6 +70,11 @@ export class Monitor {
 
   async runs(input: unknown = {}): Promise<Page<RunRow>> {
     return listRuns(this.context, parse(listSchema, input));
+  }
+
+  /** The newest run, which the CLI's lists show when given no run; undefined before the first. */
+  async latestRun(): Promise<RunRow | undefined> {
+    return latestRun(this.context);
   }
 
   async run(input: unknown): Promise<RunSummary> {
@@ -154,7 +159,7 @@ export class Monitor {
 
   async delays(input: unknown): Promise<DelayStats> {
     const id = await this.runOf(parse(z.strictObject(owner), input));
-    const { items, truncated } = await readSliceTimes(this.context, id);
+    const { items, truncated } = await readSliceResults(this.context, id);
     return delayStats(id, items, truncated);
   }
 

@@ -4,6 +4,12 @@ import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { readRunItem } from './runs.ts';
 
+/**
+ * What the faces say of a run without pilots of ours: its results may come from a transformer the worker
+ * adjuster did not start (upstream's), which records no pilot; its hosts are the run's result hosts.
+ */
+export const NO_ADJUSTER_PILOTS = 'no pilots started by the worker adjuster';
+
 /** A pilot silent for this many heartbeat intervals is reported lost. */
 export const LOST_AFTER_INTERVALS = 3;
 

@@ -1,8 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import { toEpochMicros } from '#contract/timestamps.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { delayStats, type Percentiles } from './delays.ts';
+import { type ResultHost, resultHosts } from './slices.ts';
 
 export type Item = Record<string, unknown>;
 
@@ -12,14 +13,6 @@ export interface RunRecords {
   readonly stfs: Item[];
   readonly slices: Item[];
   readonly pilots: Item[];
-}
-
-export interface Percentiles {
-  readonly count: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
 }
 
 export interface RunReport {
@@ -37,8 +30,11 @@ export interface RunReport {
   readonly slicesExpected: number;
   readonly slicesDone: number;
   readonly slicesFailed: number;
+  /** The pilots the worker adjuster started (a foreign transformer has none). */
   readonly pilots: { id: string; state: string; slices: number }[];
-  /** processed_at − requested_at of each slice, ms. */
+  /** Whoever reported the results: per host and pilot, from the slices. */
+  readonly resultHosts: ResultHost[];
+  /** processed_at − requested_at of each slice done, ms. */
   readonly delayMs: Percentiles;
   /** processing_start_at − requested_at: how long a slice waited in the queue, ms. */
   readonly queueWaitMs: Percentiles;
@@ -73,25 +69,12 @@ export async function readRun(
   return { run, stfs, slices, pilots };
 }
 
-export function percentiles(values: number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
-  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? 0 };
-}
-
-const ms = (from: unknown, to: unknown): number | undefined =>
-  typeof from === 'string' && typeof to === 'string'
-    ? (toEpochMicros(to) - toEpochMicros(from)) / 1000
-    : undefined;
-
-const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
-
 export function reportRun(runId: string, r: RunRecords): RunReport {
   const run = r.run ?? {};
   const str = (k: string) => (typeof run[k] === 'string' ? (run[k] as string) : undefined);
   const num = (k: string) => (typeof run[k] === 'number' ? (run[k] as number) : undefined);
-  const firstRequested = r.slices.map((s) => s.requested_at as string).sort()[0];
-  const firstProcessed = r.slices.map((s) => s.processed_at as string).sort()[0];
+  // The figures the monitor's run summary gives, from the same helpers.
+  const delays = delayStats(runId, r.slices, false);
   return {
     runId,
     executionId: str('execution_id'),
@@ -105,15 +88,16 @@ export function reportRun(runId: string, r: RunRecords): RunReport {
     stfFiles: r.stfs.length,
     totalStfFiles: num('total_stf_files'),
     slicesExpected: r.stfs.reduce((n, s) => n + (typeof s.slice_count === 'number' ? s.slice_count : 0), 0),
-    slicesDone: r.slices.filter((s) => s.state === 'done').length,
-    slicesFailed: r.slices.filter((s) => s.state === 'failed').length,
+    slicesDone: delays.slices_done,
+    slicesFailed: delays.slices_failed,
     pilots: r.pilots.map((p) => ({
       id: String(p.pilot_id),
       state: String(p.state ?? 'unknown'),
       slices: typeof p.slices_done === 'number' ? p.slices_done : 0,
     })),
-    delayMs: percentiles(defined(r.slices.map((s) => ms(s.requested_at, s.processed_at)))),
-    queueWaitMs: percentiles(defined(r.slices.map((s) => ms(s.requested_at, s.processing_start_at)))),
-    firstResultMs: ms(firstRequested, firstProcessed),
+    resultHosts: resultHosts(r.slices),
+    delayMs: delays.delay_ms,
+    queueWaitMs: delays.queue_wait_ms,
+    firstResultMs: delays.first_result_ms,
   };
 }

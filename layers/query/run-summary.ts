@@ -1,9 +1,9 @@
 import { readPartition } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
-import { type DelayStats, delayStats, readSliceTimes } from './delays.ts';
-import { heartbeatInterval, pilotRow } from './pilots.ts';
-import type { Percentiles } from './run-report.ts';
+import { type DelayStats, delayStats, type Percentiles } from './delays.ts';
+import { heartbeatInterval, NO_ADJUSTER_PILOTS, pilotRow } from './pilots.ts';
 import { type RunRow, readRunItem, runRow } from './runs.ts';
+import { type ResultHost, readSliceResults, resultHosts } from './slices.ts';
 import { stfStatus } from './stf-files.ts';
 
 /** The most STFs and pilots one summary reads. */
@@ -17,7 +17,10 @@ export interface RunSummary extends RunRow {
   readonly config?: Record<string, unknown>;
   readonly stfs: { registered: number; sliced: number; done: number; announced?: number };
   readonly slices: { expected: number; done: number; failed: number };
-  readonly pilots: { total: number; by_state: Record<string, number> };
+  /** The pilots the worker adjuster started; `note` says when there are none. */
+  readonly pilots: { total: number; by_state: Record<string, number>; note?: string };
+  /** Whoever reported the results (ours and foreign transformers alike), per host and pilot. */
+  readonly result_hosts: ResultHost[];
   readonly delay_ms: Percentiles;
   readonly queue_wait_ms: Percentiles;
   readonly first_result_ms?: number;
@@ -42,7 +45,7 @@ export async function runSummary(c: MonitorContext, runId: string): Promise<RunS
     );
   const [stfs, slices, pilots] = await Promise.all([
     partition(c.tableNames.stfs, 'filename, slice_count, done_slices, completed', {}, MAX_STFS_READ),
-    readSliceTimes(c, runId),
+    readSliceResults(c, runId),
     partition(
       c.tableNames.pilots,
       'run_id, pilot_id, #state, started_at, last_heartbeat_at',
@@ -75,7 +78,12 @@ export async function runSummary(c: MonitorContext, runId: string): Promise<RunS
       done: delays.slices_done,
       failed: delays.slices_failed,
     },
-    pilots: { total: pilots.items.length, by_state: byState },
+    pilots: {
+      total: pilots.items.length,
+      by_state: byState,
+      ...(pilots.items.length === 0 && { note: NO_ADJUSTER_PILOTS }),
+    },
+    result_hosts: resultHosts(slices.items),
     delay_ms: delays.delay_ms,
     queue_wait_ms: delays.queue_wait_ms,
     ...(delays.first_result_ms !== undefined && { first_result_ms: delays.first_result_ms }),

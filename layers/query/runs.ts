@@ -1,6 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { type Item, notFound, type Page, scanPage } from './bounds.ts';
+import { type Item, MAX_LIMIT, notFound, type Page, scanPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'terminated';
@@ -126,6 +126,19 @@ export async function listRuns(c: MonitorContext, p: RunListParams): Promise<Pag
 export async function listExecutions(c: MonitorContext, p: RunListParams): Promise<Page<RunRow>> {
   const page = await listRuns(c, p);
   return { ...page, items: page.items.filter((r) => r.execution_id !== undefined) };
+}
+
+/** The newest run of all pages (runs are few: usually one page). */
+export async function latestRun(c: MonitorContext): Promise<RunRow | undefined> {
+  let newest: RunRow | undefined;
+  let next: string | undefined;
+  do {
+    const page = await listRuns(c, { limit: MAX_LIMIT, ...(next !== undefined && { next }) });
+    const first = page.items[0];
+    if (first && (newest === undefined || newestFirst(first, newest) < 0)) newest = first;
+    next = page.next;
+  } while (next !== undefined);
+  return newest;
 }
 
 function newestFirst(a: RunRow, b: RunRow): number {

@@ -2,8 +2,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient } from '#local/dynalite.ts';
 import { freePort } from '#local/processes.ts';
+import { resolveStack, stackEnvironment } from '#local/stack.ts';
 import { projectRoot } from '#local/state.ts';
+import { FOREIGN_RUN, seedForeignRun } from '../integration/monitor/seed.ts';
 import { type CliResult, testbed } from '../support/cli.ts';
 import { testDir } from '../support/temp.ts';
 
@@ -95,7 +98,11 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     const final = Number(await done.textContent());
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'dashboard-run.png'), fullPage: true });
-    const summary = (await (await fetch(`${base}/api/runs/${runId}`)).json()) as { slices: { done: number } };
+    const summary = (await (await fetch(`${base}/api/runs/${runId}`)).json()) as {
+      slices: { done: number };
+      result_hosts: { pilot_id: string }[];
+    };
+    const hostRows = await page.getByTestId('result-hosts').locator('tbody tr').allTextContents();
 
     // Assess
     expect(result.code, result.stderr).toBe(0);
@@ -105,6 +112,8 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     expect([...distinct].sort((a, b) => a - b)).toEqual(distinct);
     expect(final).toBe(25);
     expect(summary.slices.done).toBe(final);
+    expect(hostRows).toHaveLength(summary.result_hosts.length);
+    expect(hostRows.join()).toContain(`${runId}-p01`);
     expect(await page.getByTestId('done-plot').locator('path').count()).toBe(1);
     expect(await page.getByTestId('delay-histogram').locator('rect').count()).toBeGreaterThan(0);
     expect(pageErrors).toEqual([]);
@@ -120,6 +129,29 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     await link.click();
     // Assess
     await expect(page.getByTestId('run-status').textContent()).resolves.toBe('completed');
+  });
+
+  it('shows a run served only by foreign pilots: its result hosts, and no pilot started by the adjuster', async () => {
+    // Prepare: the records upstream's transformer leaves, in the stack's tables.
+    const stackEnv = stackEnvironment(resolveStack({ stateDir: env.TESTBED_STATE_DIR }, env));
+    const client = localDynamoClient(Number(env.TESTBED_DYNAMODB_PORT));
+    await seedForeignRun({ client, env: stackEnv });
+    client.destroy();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1500 } });
+    // Act
+    await page.goto(`${base}/#/runs/${FOREIGN_RUN}`);
+    const hosts = page.getByTestId('result-hosts');
+    await hosts.waitFor({ timeout: 10_000 });
+    const rows = await Promise.all(
+      (await hosts.locator('tbody tr').all()).map((tr) => tr.locator('td').allTextContents()),
+    );
+    // Assess
+    expect(rows).toEqual([
+      ['eic-node-1', '', '4', '0'],
+      ['eic-node-2', '', '1', '1'],
+    ]);
+    await expect(page.getByText('no pilots started by the worker adjuster').count()).resolves.toBe(1);
+    await expect(page.getByTestId('pilots').textContent()).resolves.toBe('none');
   });
 });
 

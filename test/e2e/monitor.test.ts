@@ -77,6 +77,9 @@ describe('the monitor faces after a local run', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(runId).toMatch(/^\d+$/);
     expect(executionId).toMatch(/^prompt_processing-/);
+    expect(run.stdout).toContain(
+      `The local stack is still up (dashboard http://127.0.0.1:${env.TESTBED_API_PORT}): npx testbed down stops it.`,
+    );
   });
 
   it('reports the same workflow status through the CLI, the API and the MCP tool', async () => {
@@ -134,6 +137,33 @@ describe('the monitor faces after a local run', () => {
     expect(slices.items?.filter((s) => s.status === 'done')).toHaveLength(15);
     expect(jobs.items?.map((p) => p.pilot_id)).toEqual([`${runId}-p01`, `${runId}-p02`]);
     expect(messages.items?.filter((m) => m.msg_type === 'stf_gen')).toHaveLength(3);
+  });
+
+  it('lists the latest run when `testbed slices` is given no run, and says which', async () => {
+    // Act
+    const [latest, chosen] = await Promise.all([
+      testbed(['slices', '--limit', '1000', '--json'], env),
+      cli('slices', '--run', runId, '--limit', '1000'),
+    ]);
+    // Assess
+    expect(latest.stderr.trim()).toBe(`run ${runId} (latest; give --run to choose)`);
+    expect(JSON.parse(latest.stdout)).toEqual(chosen);
+  });
+
+  it("shows the hosts that reported the run's results, each with its pilot, beside the pilots", async () => {
+    // Act
+    const [viaApi, viaMcp, status] = await Promise.all([
+      api(`/api/runs/${runId}`),
+      tool('swf_get_run', { run_number: runId }),
+      testbed(['status', executionId], env),
+    ]);
+    // Assess
+    const hosts = viaApi.result_hosts as { hostname: string; pilot_id: string; done: number }[];
+    expect(viaMcp.result_hosts).toEqual(hosts);
+    expect(hosts.map((h) => h.pilot_id)).toEqual([`${runId}-p01`, `${runId}-p02`]);
+    expect(hosts.reduce((n, h) => n + h.done, 0)).toBe((viaApi.slices as { done: number }).done);
+    expect(status.stdout).toContain('├── Pilots: 2 (2 ended)');
+    expect(status.stdout).toContain(`(pilot ${runId}-p01): ${hosts[0]?.done} done, 0 failed`);
   });
 
   it('shows the stack and the run among the latest executions in testbed status', async () => {

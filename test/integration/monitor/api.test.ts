@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MonitorServer, startMonitorServer } from '#local/api/server.ts';
 import { Monitor } from '#query/monitor.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
-import { context, EXECUTION, RUN, seedRun, TASK } from './seed.ts';
+import {
+  context,
+  EXECUTION,
+  FOREIGN_EXECUTION,
+  FOREIGN_RUN,
+  RUN,
+  seedForeignRun,
+  seedRun,
+  TASK,
+} from './seed.ts';
 
 describe('the monitor HTTP API', () => {
   let dynamo: TestDynamo;
@@ -15,6 +24,7 @@ describe('the monitor HTTP API', () => {
   beforeAll(async () => {
     dynamo = await startTestDynamo('api-');
     await seedRun(dynamo);
+    await seedForeignRun(dynamo);
     server = await startMonitorServer({ monitor: new Monitor(context(dynamo)) });
   });
   afterAll(async () => {
@@ -23,10 +33,20 @@ describe('the monitor HTTP API', () => {
   });
 
   it.each([
-    ['/api/executions', (b: { items: { execution_id: string }[] }) => b.items[0]?.execution_id === EXECUTION],
+    [
+      '/api/executions',
+      (b: { items: { execution_id: string }[] }) =>
+        b.items.map((r) => r.execution_id).join() === `${FOREIGN_EXECUTION},${EXECUTION}`,
+    ],
     [`/api/executions/${EXECUTION}`, (b: { run_id: string }) => b.run_id === RUN],
-    ['/api/runs', (b: { items: unknown[] }) => b.items.length === 2],
+    ['/api/runs', (b: { items: unknown[] }) => b.items.length === 3],
     [`/api/runs/${RUN}`, (b: { slices: { done: number } }) => b.slices.done === 8],
+    [
+      `/api/runs/${FOREIGN_RUN}`,
+      (b: { pilots: { note?: string }; result_hosts: { hostname: string; done: number }[] }) =>
+        b.pilots.note === 'no pilots started by the worker adjuster' &&
+        b.result_hosts.map((h) => `${h.hostname} ${h.done}`).join() === 'eic-node-1 4,eic-node-2 1',
+    ],
     [`/api/runs/${RUN}/stf-files?status=done`, (b: { items: unknown[] }) => b.items.length === 2],
     [
       `/api/runs/${RUN}/slices?limit=2`,

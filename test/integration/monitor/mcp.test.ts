@@ -8,7 +8,7 @@ import { projectRoot } from '#local/state.ts';
 import { Monitor } from '#query/monitor.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 import { testDir } from '../../support/temp.ts';
-import { context, EXECUTION, RUN, seedRun, TASK } from './seed.ts';
+import { context, EXECUTION, FOREIGN_EXECUTION, RUN, seedForeignRun, seedRun, TASK } from './seed.ts';
 
 const upstreamTools = [
   'swf_get_workflow_monitor',
@@ -35,6 +35,7 @@ describe('the MCP tools, through the SDK client', () => {
   beforeAll(async () => {
     dynamo = await startTestDynamo('mcp-');
     await seedRun(dynamo);
+    await seedForeignRun(dynamo);
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await monitorMcpServer(new Monitor(context(dynamo))).connect(serverSide);
     client = new Client({ name: 'test', version: '1.0.0' });
@@ -58,8 +59,16 @@ describe('the MCP tools, through the SDK client', () => {
       { execution_id: EXECUTION },
       (b: { stf_count: number }) => b.stf_count === 3,
     ],
-    ['swf_list_workflow_executions', {}, (b: { items: unknown[] }) => b.items.length === 1],
-    ['swf_list_runs', {}, (b: { items: unknown[] }) => b.items.length === 2],
+    ['swf_list_workflow_executions', {}, (b: { items: unknown[] }) => b.items.length === 2],
+    ['swf_list_runs', {}, (b: { items: unknown[] }) => b.items.length === 3],
+    [
+      'swf_get_run',
+      { execution_id: FOREIGN_EXECUTION },
+      (b: { pilots: { total: number; note?: string }; result_hosts: { hostname: string }[] }) =>
+        b.pilots.total === 0 &&
+        b.pilots.note === 'no pilots started by the worker adjuster' &&
+        b.result_hosts.map((h) => h.hostname).join() === 'eic-node-1,eic-node-2',
+    ],
     [
       'swf_list_messages',
       { execution_id: EXECUTION, message_type: 'stf_gen' },

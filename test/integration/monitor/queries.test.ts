@@ -1,8 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryError } from '#query/bounds.ts';
+import type { MonitorContext } from '#query/context.ts';
 import { Monitor } from '#query/monitor.ts';
+import { recordedSlices } from '#query/slices.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
-import { context, EXECUTION, RUN, seedRun, TASK } from './seed.ts';
+import {
+  context,
+  EXECUTION,
+  FOREIGN_EXECUTION,
+  FOREIGN_RUN,
+  OUR_HOST,
+  RUN,
+  seedForeignRun,
+  seedRun,
+  TASK,
+} from './seed.ts';
 
 /** The QueryError a call fails with (status and message), or undefined. */
 async function refusal(call: Promise<unknown>): Promise<{ status: number; message: string } | undefined> {
@@ -167,5 +179,60 @@ describe('the monitor query layer', () => {
     const refused = await refusal(monitor.stfFiles({ run_id: '100499', next: page.next }));
     // Assess
     expect(refused?.status).toBe(400);
+  });
+});
+
+describe('the monitor query layer on a run served by pilots the worker adjuster did not start', () => {
+  let dynamo: TestDynamo;
+  let c: MonitorContext;
+  let monitor: Monitor;
+  beforeAll(async () => {
+    dynamo = await startTestDynamo('foreign-');
+    await seedRun(dynamo);
+    await seedForeignRun(dynamo);
+    c = context(dynamo);
+    monitor = new Monitor(c);
+  });
+  afterAll(() => dynamo.stop());
+
+  it('summarises the hosts that reported results, per host, and says no pilot of ours was started', async () => {
+    // Act
+    const run = await monitor.run({ execution_id: FOREIGN_EXECUTION });
+    // Assess
+    expect(run.result_hosts).toEqual([
+      { hostname: 'eic-node-1', done: 4, failed: 0 },
+      { hostname: 'eic-node-2', done: 1, failed: 1 },
+    ]);
+    expect(run.pilots).toEqual({ total: 0, by_state: {}, note: 'no pilots started by the worker adjuster' });
+    expect(run.slices).toEqual({ expected: 6, done: 5, failed: 1 });
+  });
+
+  it("gives our results' pilot beside their host", async () => {
+    // Act
+    const run = await monitor.run({ run_id: RUN });
+    // Assess
+    expect(run.result_hosts).toEqual([
+      { hostname: OUR_HOST, pilot_id: `${RUN}-p01`, done: 5, failed: 0 },
+      { hostname: OUR_HOST, pilot_id: `${RUN}-p02`, done: 3, failed: 1 },
+    ]);
+    expect(run.pilots.note).toBeUndefined();
+  });
+
+  it('counts for the progress bar what the summary counts: recorded results, not refused ones', async () => {
+    // Act
+    const [polled, run] = await Promise.all([
+      recordedSlices(c, FOREIGN_RUN),
+      monitor.run({ run_id: FOREIGN_RUN }),
+    ]);
+    // Assess
+    expect(polled).toEqual({ done: run.slices.done, failed: run.slices.failed });
+    expect(polled).toEqual({ done: 5, failed: 1 });
+  });
+
+  it('finds the latest run, which the CLI lists show when given none', async () => {
+    // Act
+    const latest = await monitor.latestRun();
+    // Assess
+    expect(latest?.run_id).toBe(FOREIGN_RUN);
   });
 });

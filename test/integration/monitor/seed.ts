@@ -9,6 +9,12 @@ import type { TestDynamo } from '../../support/dynamo.ts';
 export const RUN = '100500';
 export const EXECUTION = 'prompt_processing-alice-0007';
 export const TASK = 1000042;
+/** A run served only by upstream's transformer: results with hosts, no pilots of ours. */
+export const FOREIGN_RUN = '100501';
+export const FOREIGN_EXECUTION = 'prompt_processing-carol-0001';
+/** The host our seeded pilots report from. */
+export const OUR_HOST = 'testbed-host';
+
 /** The clock the monitor is given: 60 s after the run's start. */
 export const NOW_MS = Date.parse('2025-03-01T10:01:00.000Z');
 
@@ -19,7 +25,10 @@ export function context(dynamo: TestDynamo, logs: LogSource = emptyLogSource): M
   return { db: dynamo.client, tableNames: tableNames(dynamo.env), logs, now: () => NOW_MS };
 }
 
-async function put(dynamo: TestDynamo, table: TableName, items: Record<string, unknown>[]): Promise<void> {
+/** Where records are seeded: a test's own dynalite, or a local stack's (its client and environment). */
+type Tables = Pick<TestDynamo, 'client' | 'env'>;
+
+async function put(dynamo: Tables, table: TableName, items: Record<string, unknown>[]): Promise<void> {
   const name = tableNames(dynamo.env)[table];
   for (let i = 0; i < items.length; i += 25)
     await documents(dynamo.client).send(
@@ -88,6 +97,7 @@ export async function seedRun(dynamo: TestDynamo): Promise<void> {
         processing_start_at: at(requested + 0.1 * (id + 1)),
         processed_at: at(requested + 0.2 * (id + 1)),
         pilot_id: `${RUN}-p0${1 + (id % 2)}`,
+        hostname: OUR_HOST,
         ...(failed && { error: 'checksum mismatch' }),
       });
     }
@@ -132,5 +142,76 @@ export async function seedRun(dynamo: TestDynamo): Promise<void> {
     ...[6, 11, 16].map((s) => message(s, 'stf_ready', 'data-handler')),
     message(17, 'slice_result', `${RUN}-p01`, { refused: 'slice_result.filename: required' }),
     message(20, 'end_run', 'daq_simulator-alice'),
+  ]);
+}
+
+/**
+ * A later run whose results came from upstream's Python transformer, which the worker adjuster did not
+ * start: no pilots, results that name a host and no pilot (eic-node-1: 4 done; eic-node-2: 1 done,
+ * 1 failed), and one slice_result the handlers refused, which is no result.
+ */
+export async function seedForeignRun(dynamo: Tables): Promise<void> {
+  await put(dynamo, 'runs', [
+    {
+      run_id: FOREIGN_RUN,
+      execution_id: FOREIGN_EXECUTION,
+      namespace: 'carol',
+      workflow: 'prompt_processing',
+      phase: 'completed',
+      completion: 'completed',
+      task_id: TASK + 1,
+      config: { heartbeat_interval: 5, slices_per_stf: 3 },
+      total_stf_files: 2,
+      registered_stfs: new Set([1, 2]),
+      created_at: at(30),
+      started_at: at(31),
+      ended_at: at(40),
+      completed_at: at(41),
+    },
+  ]);
+  await put(dynamo, 'lookups', [{ lookup: `execution:${FOREIGN_EXECUTION}`, run_id: FOREIGN_RUN }]);
+  const filename = (seq: number) => `swf.${FOREIGN_RUN}.00000${seq}.stf`;
+  await put(
+    dynamo,
+    'stfs',
+    [1, 2].map((seq) => ({
+      run_id: FOREIGN_RUN,
+      filename: filename(seq),
+      sequence: seq,
+      slice_count: 3,
+      done_slices: new Set([0, 1, 2]),
+      completed: true,
+      registered_at: at(30 + seq),
+    })),
+  );
+  const hostOf = (seq: number, id: number) => (seq === 1 || id === 0 ? 'eic-node-1' : 'eic-node-2');
+  await put(
+    dynamo,
+    'slices',
+    [1, 2].flatMap((seq) =>
+      [0, 1, 2].map((id) => ({
+        run_id: FOREIGN_RUN,
+        slice_key: `${filename(seq)}#000${id}`,
+        filename: filename(seq),
+        slice_id: id,
+        state: seq === 2 && id === 2 ? 'failed' : 'done',
+        requested_at: at(31 + seq),
+        processing_start_at: at(31.5 + seq),
+        processed_at: at(32 + seq),
+        hostname: hostOf(seq, id),
+      })),
+    ),
+  );
+  await put(dynamo, 'messages', [
+    {
+      run_id: FOREIGN_RUN,
+      msg_key: `${at(35)}#slice_result#1`,
+      msg_type: 'slice_result',
+      sender: 'transformer-eic-node-2',
+      namespace: 'carol',
+      created_at: at(35),
+      content: JSON.stringify({ hostname: 'eic-node-2' }),
+      refused: 'slice_result.slice_id: required',
+    },
   ]);
 }
