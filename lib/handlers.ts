@@ -30,11 +30,13 @@ export const tableAccess: Readonly<Record<string, Access>> = {
   // endRuns, then checkCompletion on the run item.
   'end-run': { runs: 'write' },
   'run-stop': { runs: 'write' },
-  // registerStfs / sliceStfs: the STF item and the run's STF bookkeeping.
+  // registerStfs / sliceStfs: the STF item and the run's STF bookkeeping; sliceStfs also claims each slice's
+  // request time in the lookups (conditional puts).
   'stf-gen': { runs: 'write', stfs: 'write' },
-  'stf-ready': { runs: 'write', stfs: 'write' },
-  // recordSliceResults: slices, the STF's done slices, the run's completed STFs and completion.
-  'slice-result': { runs: 'write', stfs: 'write', slices: 'write' },
+  'stf-ready': { runs: 'write', stfs: 'write', lookups: 'put' },
+  // recordSliceResults: slices, the STF's done slices, the run's completed STFs and completion; a result
+  // without the slice's name reads the slice's request in the lookups (which the message log also puts to).
+  'slice-result': { runs: 'write', stfs: 'write', slices: 'write', lookups: 'write' },
   // adjustWorkers reads the run (task closed?) and claims pilot slots.
   'adjuster-worker': { runs: 'read', pilots: 'write' },
   'transformer-start': { pilots: 'write' },

@@ -46,12 +46,13 @@ export const messageRoutes: readonly Route[] = [
 /**
  * Upstream's agents publish the JSON body alone, without a `msg_type` header: on every topic a handler reads,
  * such a message goes to this handler, which reads the type from the body and forwards it with our headers.
+ * So does a message whose `msg_type` header no route takes, which would otherwise vanish as silently.
  */
 export const headerlessRoute: Route = {
   handler: 'headerless',
   name: 'headerless',
   from: [...new Set(messageRoutes.flatMap((r) => r.from))],
-  selector: 'msg_type IS NULL',
+  selector: `msg_type IS NULL OR msg_type NOT IN (${messageRoutes.map((r) => `'${r.msgType}'`).join(', ')})`,
 };
 
 export const routes: readonly Route[] = [...messageRoutes, headerlessRoute];

@@ -87,6 +87,19 @@ describe('Local broker', () => {
       },
     );
 
+    it('forwards a message whose msg_type header no route takes into the headerless queue', async () => {
+      // Prepare
+      const body = JSON.stringify({ msg_type: 'tf_file_registered', run_id: '990000203' });
+
+      // Act
+      await port.publish(destinations.epic, body, { msg_type: 'tf_file_registered', run_id: '990000203' });
+      const queued = await browseQueue(port, headerless);
+
+      // Assess
+      expect(queued.map((m) => m.body)).toEqual([body]);
+      await drain(headerless);
+    });
+
     it('forwards a message with a msg_type header to its handler’s queue only, never to the headerless one', async () => {
       // Prepare
       const queue = 'swf.handler.start_run';
