@@ -147,9 +147,11 @@ export class SlicePayloads {
     if (known) return known;
     const store = this.settings.stfStore;
     if (!store) throw new Error(`slice of ${c.filename} has no url and STF_STORE is not set`);
-    // Stores keep files flat or per run: take whichever exists.
-    const perRun = join(store, this.settings.runId, c.filename);
-    const path = existsSync(perRun) ? perRun : join(store, c.filename);
+    // Stores keep files per run as upstream does (`swf.<run>.run/`), per run id, or flat: take whichever exists.
+    const candidates = [`swf.${this.settings.runId}.run`, this.settings.runId].map((d) =>
+      join(store, d, c.filename),
+    );
+    const path = candidates.find((p) => existsSync(p)) ?? join(store, c.filename);
     this.located.set(c.filename, path);
     return path;
   }

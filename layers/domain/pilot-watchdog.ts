@@ -11,6 +11,7 @@ import {
   pilotDefaults,
   queryPilots,
   startInSlot,
+  transformerEnv,
 } from './pilots.ts';
 
 /** A pilot silent for this many heartbeat intervals is lost, whether or not its process still runs. */
@@ -212,11 +213,8 @@ async function watchRun(
     await replace(deps, run, { ...p, state: 'lost' }, alive, outcome, log, {
       silentS: silentS(p, now()),
       abandonAfterS: o.abandonAfterS ?? 3600,
-      env: {
-        SLICE_PROCESSING_TIME: String(settingOf(run, 'slice_processing_time')),
-        HEARTBEAT_INTERVAL: String(settingOf(run, 'heartbeat_interval')),
-        IDLE_TIMEOUT: String(settingOf(run, 'transformer_idle_timeout')),
-      },
+      // The same environment the worker adjuster gives a pilot of this run, payload included.
+      env: transformerEnv(run.config ?? {}),
     });
   }
   return outcome;
