@@ -160,10 +160,13 @@ describe('the monitor faces after a local run', () => {
     // Assess
     const hosts = viaApi.result_hosts as { hostname: string; pilot_id: string; done: number }[];
     expect(viaMcp.result_hosts).toEqual(hosts);
-    expect(hosts.map((h) => h.pilot_id)).toEqual([`${runId}-p01`, `${runId}-p02`]);
+    // Which of the two pilots took slices is the broker's choice: one may have taken them all.
+    expect(hosts.length).toBeGreaterThan(0);
+    expect(hosts.every((h) => [`${runId}-p01`, `${runId}-p02`].includes(h.pilot_id))).toBe(true);
     expect(hosts.reduce((n, h) => n + h.done, 0)).toBe((viaApi.slices as { done: number }).done);
     expect(status.stdout).toContain('├── Pilots: 2 (2 ended)');
-    expect(status.stdout).toContain(`(pilot ${runId}-p01): ${hosts[0]?.done} done, 0 failed`);
+    const first = hosts[0] as { pilot_id: string; done: number };
+    expect(status.stdout).toContain(`(pilot ${first.pilot_id}): ${first.done} done, 0 failed`);
   });
 
   it('shows the stack and the run among the latest executions in testbed status', async () => {

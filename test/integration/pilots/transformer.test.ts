@@ -335,7 +335,7 @@ describe('Transformer', () => {
     await seen.stop();
   });
 
-  it('keeps up with the broker on zero-cost slices: one read and no checksum per slice after the first', async () => {
+  it('processes thousands of zero-cost slices of one STF, every one done (speed: npm run bench)', async () => {
     // Prepare
     const runId = String(nextRun++);
     const count = 5_000;
@@ -349,13 +349,12 @@ describe('Transformer', () => {
     await seen.until(1 + count, 60_000);
     const seconds = (performance.now() - started) / 1000;
     // Assess
-    // Prefetch 1 with the ack after the result's receipt makes every slice two broker round trips: about
-    // 1,000-1,500 slices/s per transformer on a warm 2-core machine. Verifying the 1 MB STF per slice instead
-    // of once would fall well below the floor.
-    const rate = count / seconds;
-    console.log(`transformer: ${count} slices in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} slices/s`);
-    expect(ofType(seen.messages, 'slice_result').every((r) => r.content.state === 'done')).toBe(true);
-    expect(rate).toBeGreaterThan(400);
+    // No floor on the rate: a shared machine makes timings noisy; `npm run bench` measures it (rows 2a, 2b).
+    console.log(
+      `transformer: ${count} slices in ${seconds.toFixed(2)} s = ${(count / seconds).toFixed(0)} slices/s`,
+    );
+    const done = ofType(seen.messages, 'slice_result').filter((r) => r.content.state === 'done');
+    expect(new Set(done.map((r) => r.content.slice_id)).size).toBe(count);
     await seen.stop();
   }, 120_000);
 });
