@@ -261,20 +261,36 @@ function overridesToTables(overrides: [string, unknown][]): Record<string, Table
 function validate(file: string, merged: Sourced, sources: string[]): WorkflowConfig {
   const plain = (name: string): Table =>
     Object.fromEntries([...(merged.get(name)?.keys ?? [])].map(([key, entry]) => [key, entry.value]));
+  // Upstream's DAQ simulator starts from [daq_state_machine] and merges every other parameter section over
+  // it, so its files keep stf_interval and the physics periods there: such a key counts unless [simulation]
+  // sets it too.
+  const fromDaq = (name: string, key: string) =>
+    name === 'simulation' && !merged.get(name)?.keys.has(key) && Object.hasOwn(schemas.simulation.shape, key)
+      ? merged.get('daq_state_machine')?.keys.get(key)
+      : undefined;
+  const input = (name: string): Table => {
+    const daq = Object.keys(schemas.simulation.shape).flatMap((key) => {
+      const entry = fromDaq(name, key);
+      return entry ? [[key, entry.value] as const] : [];
+    });
+    return { ...Object.fromEntries(daq), ...plain(name) };
+  };
 
   const parsed = Object.fromEntries(
     Object.entries(schemas).map(([name, schema]) => {
-      const result = schema.safeParse(plain(name));
+      const result = schema.safeParse(input(name));
       if (result.success) return [name, result.data];
       const key = String(result.error.issues[0]?.path[0]);
       const section = merged.get(name);
-      const entry = section?.keys.get(key);
+      const daqEntry = section?.keys.has(key) ? undefined : fromDaq(name, key);
+      const entry = section?.keys.get(key) ?? daqEntry;
+      const shown = daqEntry ? 'daq_state_machine' : name;
       const where = entry?.from ?? section?.from ?? label(file);
       const expected = (schema.shape as Record<string, z.ZodType>)[key]?.description;
       throw new Error(
         entry === undefined
-          ? `${where}: ${name}.${key} is required and must be ${expected}`
-          : `${where}: ${name}.${key} must be ${expected} (got ${show(entry.value)})`,
+          ? `${where}: ${shown}.${key} is required and must be ${expected}`
+          : `${where}: ${shown}.${key} must be ${expected} (got ${show(entry.value)})`,
       );
     }),
   ) as { [K in keyof Schemas]: z.output<Schemas[K]> };

@@ -153,6 +153,58 @@ slices_per_stf = 8
       expect(config.promptProcessing.slices_per_stf).toBe(8);
     });
 
+    it('reads upstream’s STF and physics-period settings from [daq_state_machine] unless [simulation] sets them', () => {
+      // Prepare: upstream's daq_state_machine.toml keeps them there
+      const dir = writeFiles({
+        'main.toml': `
+[testbed]
+namespace = "ns"
+[workflow]
+includes = ["daq_state_machine.toml"]
+[simulation]
+stf_count = 3
+physics_period_count = 1
+`,
+        'daq_state_machine.toml': `
+[daq_state_machine]
+beam_ready_delay = 1
+stf_interval = 0.5
+stf_generation_time = 0.2
+physics_period_duration = 30
+physics_period_count = 4
+standby_duration = 3
+`,
+      });
+
+      // Act
+      const config = loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(config.daqStateMachine.beam_ready_delay).toBe(1);
+      expect(config.simulation).toMatchObject({
+        stf_count: 3,
+        physics_period_count: 1,
+        stf_interval: 0.5,
+        stf_generation_time: 0.2,
+        physics_period_duration: 30,
+        standby_duration: 3,
+      });
+    });
+
+    it('names [daq_state_machine] and its file when a setting read from there is wrong', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["daq.toml"]\n',
+        'daq.toml': '[daq_state_machine]\nstf_interval = "fast"\n',
+      });
+
+      // Act
+      const load = () => loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(load).toThrow(/daq\.toml: daq_state_machine\.stf_interval must be .* \(got "fast"\)$/);
+    });
+
     it('follows nested includes relative to each including file', () => {
       // Prepare
       const dir = writeFiles({
