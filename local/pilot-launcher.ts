@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PilotLauncher, PilotSpec } from '#domain/pilots.ts';
+import type { PilotLauncher, PilotSpec, PilotStatus } from '#domain/pilots.ts';
 import { bundleTransformer } from '../functions/bundling.ts';
 import { type Daemon, readPid, startDaemon } from './processes.ts';
 
@@ -22,6 +22,32 @@ export function pilotDaemon(stateDir: string, pilotId: string): Daemon {
     pidFile: join(stateDir, 'run', 'pilots', `${pilotId}.pid`),
     logFile: join(stateDir, 'logs', 'pilots', `${pilotId}.log`),
   };
+}
+
+/**
+ * How a pilot process ended, beside its pid file (`run/pilots/<pilot>.exit`): the pilot writes it as it
+ * exits (functions/transformer/main.ts), its launcher when it saw the process die by a signal or fail
+ * without writing it. A pilot killed while nobody that launched it still runs leaves none: gone, no trace.
+ */
+export interface PilotExit {
+  readonly pid: number;
+  readonly attempt?: number;
+  readonly code: number | null;
+  readonly signal?: string | null;
+  /** The transformer's reason to end (`idle_timeout`, `stop_transformer`, `sigterm`) or its error. */
+  readonly reason?: string;
+  readonly at?: string;
+}
+
+export const pilotExitFile = (pidFile: string): string => pidFile.replace(/\.pid$/, '.exit');
+
+export function readPilotExit(file: string): PilotExit | undefined {
+  try {
+    const exit = JSON.parse(readFileSync(file, 'utf8')) as PilotExit;
+    return typeof exit.pid === 'number' ? exit : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LocalPilotLauncherOptions {
@@ -50,6 +76,9 @@ export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher 
       });
       await building;
       const d = pilotDaemon(o.stateDir, spec.pilotId);
+      // A new attempt: how the previous one ended no longer describes the pilot.
+      const exitFile = pilotExitFile(d.pidFile);
+      rmSync(exitFile, { force: true });
       const child = startDaemon(d, process.execPath, [bundle], {
         // Payload outputs beside the stack's other files, unless the environment names a place of its own.
         PAYLOAD_OUTPUT_DIR: payloadOutputDir(o.stateDir),
@@ -62,10 +91,40 @@ export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher 
         PILOT_PID_FILE: d.pidFile,
         ...spec.env,
       });
-      return { pid: child.pid as number };
+      const pid = child.pid as number;
+      const attempt = Number(spec.env.PILOT_ATTEMPT) || undefined;
+      // A pilot killed by a signal, or dead before it could write its exit, says nothing itself.
+      child.once('exit', (code, signal) => {
+        if (code === 0 && signal === null) return;
+        if (readPilotExit(exitFile)?.pid === pid) return;
+        try {
+          writeFileSync(
+            exitFile,
+            JSON.stringify({ pid, attempt, code, signal, at: new Date().toISOString() } satisfies PilotExit),
+          );
+        } catch {
+          // The state folder is gone (a stack removed): nobody asks any more.
+        }
+      });
+      return { pid };
     },
     async isAlive(_runId, pilotId) {
       return running(pilotId) !== undefined;
+    },
+    async status(_runId, pilotId, attempt): Promise<PilotStatus> {
+      if (running(pilotId) !== undefined) return { state: 'running' };
+      const exit = readPilotExit(pilotExitFile(pilotDaemon(o.stateDir, pilotId).pidFile));
+      // Another attempt's exit (or none) tells nothing of this one.
+      if (!exit || (attempt !== undefined && exit.attempt !== undefined && exit.attempt !== attempt))
+        return { state: 'unknown' };
+      const reason = exit.reason ? { reason: exit.reason } : {};
+      if (exit.code === 0 && !exit.signal) return { state: 'exited', code: 0, ...reason };
+      return {
+        state: 'failed',
+        ...(typeof exit.code === 'number' && { code: exit.code }),
+        ...(exit.signal && { signal: exit.signal }),
+        ...reason,
+      };
     },
     async stop(_runId, pilotId) {
       // SIGTERM only: the transformer drains and ends on its own; `testbed down` is the hard stop.

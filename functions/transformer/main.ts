@@ -1,5 +1,5 @@
 // The pilot's entry: one transformer for the run named in the environment, until it is told to stop.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { startTransformer, type Transformer, transformerConfigFromEnv } from '#domain/transformer.ts';
 import { brokerFromEnv } from '#runtime/broker-env.ts';
@@ -32,6 +32,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 let code = 0;
+let endReason: string | undefined;
 let closeBroker = async () => {};
 try {
   // Not `environment()`: a pilot needs no DynamoDB client, whose SDK costs ~20 MB of memory.
@@ -39,15 +40,43 @@ try {
   closeBroker = () => broker.close();
   transformer = await startTransformer(config, { broker, log });
   if (stopReason) void transformer.stop(stopReason).catch(() => {});
-  await transformer.ended;
+  endReason = (await transformer.ended).reason;
 } catch (error) {
-  log.error('transformer failed', { error: error instanceof Error ? error.message : String(error) });
+  endReason = error instanceof Error ? error.message : String(error);
+  log.error('transformer failed', { error: endReason });
   code = 1;
 }
 await closeBroker().catch(() => {});
+// The exit first, then the pid file: whoever finds the pid file gone finds how it ended.
+writeExitFile(process.env.PILOT_PID_FILE);
 removeOwnPidFile(process.env.PILOT_PID_FILE);
 log.info('pilot exits', { code });
 process.exit(code);
+
+/**
+ * How this pilot ended, beside the local launcher's pid file (`<pilot>.exit`, read by its status()): the
+ * watchdog ends a pilot that exited 0 instead of counting it lost, though its transformer_end may not be
+ * recorded (the broker or DynamoDB away). A pilot killed by SIGKILL writes nothing.
+ */
+function writeExitFile(pidFile: string | undefined): void {
+  if (!pidFile?.endsWith('.pid')) return;
+  const attempt = Number(process.env.PILOT_ATTEMPT) || undefined;
+  try {
+    writeFileSync(
+      pidFile.replace(/\.pid$/, '.exit'),
+      JSON.stringify({
+        pid: process.pid,
+        attempt,
+        code,
+        signal: null,
+        reason: endReason,
+        at: new Date().toISOString(),
+      }),
+    );
+  } catch {
+    // The state folder is gone: nobody will ask.
+  }
+}
 
 /** The local launcher's pid file, once this process is gone, names nobody. */
 function removeOwnPidFile(file: string | undefined): void {

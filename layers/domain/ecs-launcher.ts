@@ -6,7 +6,7 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import type { PilotLauncher, PilotSpec } from './pilots.ts';
+import type { PilotLauncher, PilotSpec, PilotStatus } from './pilots.ts';
 
 export interface EcsPilotLauncherOptions {
   /** Cluster name or ARN. */
@@ -71,8 +71,8 @@ const gone = new Set(['DEPROVISIONING', 'STOPPED']);
 export function ecsPilotLauncher(o: EcsPilotLauncherOptions): PilotLauncher {
   const ecs = o.client ?? new ECSClient({});
 
-  /** The pilot's tasks whose container may still run: those to keep and those already asked to stop. */
-  const tasksOf = async (pilotId: string): Promise<Task[]> => {
+  /** Every task of the pilot ECS still lists (stopped ones for about an hour), each attempt's. */
+  const allTasksOf = async (pilotId: string): Promise<Task[]> => {
     const startedBy = startedByOf(pilotId);
     const listed = await Promise.all(
       (['RUNNING', 'STOPPED'] as const).map((desiredStatus) =>
@@ -82,8 +82,11 @@ export function ecsPilotLauncher(o: EcsPilotLauncherOptions): PilotLauncher {
     const arns = listed.flatMap((l) => l.taskArns ?? []);
     if (arns.length === 0) return [];
     const described = await ecs.send(new DescribeTasksCommand({ cluster: o.cluster, tasks: arns }));
-    return (described.tasks ?? []).filter((t) => !gone.has(t.lastStatus ?? 'STOPPED'));
+    return described.tasks ?? [];
   };
+  /** The pilot's tasks whose container may still run: those to keep and those already asked to stop. */
+  const tasksOf = async (pilotId: string): Promise<Task[]> =>
+    (await allTasksOf(pilotId)).filter((t) => !gone.has(t.lastStatus ?? 'STOPPED'));
 
   return {
     async start(spec: PilotSpec) {
@@ -144,6 +147,16 @@ export function ecsPilotLauncher(o: EcsPilotLauncherOptions): PilotLauncher {
       return (await tasksOf(pilotId)).length > 0;
     },
 
+    async status(_runId, pilotId, attempt): Promise<PilotStatus> {
+      const tasks = await allTasksOf(pilotId);
+      if (tasks.some((t) => !gone.has(t.lastStatus ?? 'STOPPED'))) return { state: 'running' };
+      // The attempt asked about (its PILOT_ATTEMPT override), else the newest task.
+      const ofAttempt =
+        attempt === undefined ? tasks : tasks.filter((t) => attemptOf(t, o.containerName) === attempt);
+      const task = ofAttempt.sort((a, b) => time(b.createdAt) - time(a.createdAt))[0];
+      return task ? stoppedStatus(task, o.containerName) : { state: 'unknown' };
+    },
+
     async stop(_runId, pilotId) {
       const tasks = (await tasksOf(pilotId)).filter((t) => t.desiredStatus !== 'STOPPED');
       await Promise.all(
@@ -158,6 +171,34 @@ export function ecsPilotLauncher(o: EcsPilotLauncherOptions): PilotLauncher {
         ),
       );
     },
+  };
+}
+
+const time = (d: Date | undefined): number => (d ? new Date(d).getTime() : 0);
+
+/** The PILOT_ATTEMPT a task was started with (its container override). */
+function attemptOf(task: Task, containerName: string): number | undefined {
+  const env = task.overrides?.containerOverrides?.find((c) => c.name === containerName)?.environment;
+  const v = Number(env?.find((e) => e.name === 'PILOT_ATTEMPT')?.value);
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/**
+ * How a stopped task ended: its transformer container's exit code, 0 a normal end (an idle timeout,
+ * stop_transformer, the SIGTERM of a StopTask drained in time); a non-zero one, or none (never started,
+ * killed with its host), a failure. ECS's stoppedReason says why.
+ */
+function stoppedStatus(task: Task, containerName: string): PilotStatus {
+  const container = task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0];
+  const why = [task.stoppedReason, container?.reason].filter(Boolean).join(': ');
+  const reason = why ? { reason: why } : {};
+  if (container?.exitCode === 0) return { state: 'exited', code: 0, ...reason };
+  return {
+    state: 'failed',
+    ...(typeof container?.exitCode === 'number' && { code: container.exitCode }),
+    // 137 = 128 + SIGKILL: the stop timeout ran out, or the container ran out of memory.
+    ...(container?.exitCode === 137 && { signal: 'SIGKILL' }),
+    ...reason,
   };
 }
 

@@ -3,12 +3,16 @@ import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
 import { documents } from '#tables/documents.ts';
 import type { RunConfig } from './deps.ts';
 import {
+  describeExit,
   isLiveState,
   MAX_PILOT_ATTEMPTS,
+  markEnded,
   markLost,
   type PilotRecord,
   type PilotSlotDeps,
+  type PilotStatus,
   pilotDefaults,
+  pilotStatus,
   queryPilots,
   startInSlot,
   transformerEnv,
@@ -42,6 +46,8 @@ export interface WatchdogOptions {
 
 export interface WatchOutcome {
   readonly runId: string;
+  /** Gone after a normal exit (exit code 0) its transformer_end did not record: marked 'ended', not replaced. */
+  readonly ended: string[];
   /** Marked 'lost' by this pass. */
   readonly lost: string[];
   /** Started again in their slot (a new attempt). */
@@ -64,8 +70,10 @@ interface OpenRun {
  * The pilot watchdog (what Harvester's monitor does for PanDA's workers): finds pilots of runs still
  * being processed (not completed, task open) that are lost, marks them 'lost' and starts a new attempt in
  * their slot, MAX_PILOT_ATTEMPTS per slot at most. A pilot is lost when the launcher no longer knows it (its
- * process or container is gone) without a transformer_end, or when it is silent (no heartbeat, else no
- * start) for LOST_AFTER_INTERVALS heartbeat intervals; a lost pilot still running is asked to stop first.
+ * process or container is gone) without a transformer_end and not after a normal exit, or when it is silent
+ * (no heartbeat, else no start) for LOST_AFTER_INTERVALS heartbeat intervals; a lost pilot still running is
+ * asked to stop first. One the launcher saw exit normally (exit code 0) is marked 'ended' and not replaced,
+ * whether or not its transformer_end was recorded: while the broker or DynamoDB is away it cannot be.
  * Silence counts only while some pilot's heartbeats still arrive: when every pilot is silent at once, the
  * message path (broker, handlers) is down, not the pilots, and stopping them all would only stall the runs.
  * Every write is conditional on the attempt read, so overlapping passes, or a pass racing the worker
@@ -85,7 +93,7 @@ export async function watchPilots(deps: WatchdogDeps, o: WatchdogOptions = {}): 
   const outcomes: WatchOutcome[] = [];
   for (const { run, pilots } of runs) outcomes.push(await watchRun(deps, run, pilots, heard, o));
   return outcomes.filter(
-    (x) => x.lost.length + x.replaced.length + x.exhausted.length + x.stopping.length > 0,
+    (x) => x.ended.length + x.lost.length + x.replaced.length + x.exhausted.length + x.stopping.length > 0,
   );
 }
 
@@ -131,7 +139,8 @@ async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<
   return runs;
 }
 
-type Verdict = 'fine' | 'silent' | 'gone' | 'stuck';
+/** `exited`: gone after a normal exit, which ends it; the others make it lost. */
+type Verdict = 'fine' | 'exited' | 'silent' | 'gone' | 'stuck';
 
 /** Lost, or lost and then ended (a pilot stopped for its silence still drains and sends transformer_end). */
 const givenUp = (p: PilotRecord): boolean =>
@@ -145,7 +154,7 @@ async function watchRun(
   o: WatchdogOptions,
 ): Promise<WatchOutcome> {
   const runId = run.run_id;
-  const outcome: WatchOutcome = { runId, lost: [], replaced: [], exhausted: [], stopping: [] };
+  const outcome: WatchOutcome = { runId, ended: [], lost: [], replaced: [], exhausted: [], stopping: [] };
   const log = deps.log.child({ service: 'pilot-watchdog', run_id: runId });
   const intervalS = intervalOf(run);
   // Slots above the run's target were scaled away on purpose: nothing to replace there.
@@ -166,23 +175,29 @@ async function watchRun(
     return 'fine';
   };
 
-  const judge = async (p: PilotRecord): Promise<{ verdict: Verdict; alive: boolean }> => {
-    const alive = await deps.launcher.isAlive(runId, p.pilot_id);
+  const judge = async (p: PilotRecord): Promise<{ verdict: Verdict; alive: boolean; exit: PilotStatus }> => {
+    const exit = await pilotStatus(deps.launcher, p);
+    const alive = exit.state === 'running';
+    // Gone: a normal exit (idle timeout, stop, a drain) whose transformer_end was not recorded ends it;
+    // only a failed one (non-zero exit, killed, no trace) is lost and costs its slot an attempt.
+    const gone: Verdict = exit.state === 'exited' ? 'exited' : 'gone';
     const silent = silentS(p, now());
     if (p.state === 'running') {
-      if (!alive) return { verdict: 'gone', alive };
-      return { verdict: silent > silentLimit ? unheard(p) : 'fine', alive };
+      if (!alive) return { verdict: gone, alive, exit };
+      return { verdict: silent > silentLimit ? unheard(p) : 'fine', alive, exit };
     }
     // Requested: the launcher may not show it for a moment after the claim; a container takes time to start.
-    if (!alive && silent > (o.startGraceS ?? 10)) return { verdict: 'gone', alive };
-    if (silent > Math.max(o.startTimeoutS ?? 300, silentLimit)) return { verdict: unheard(p), alive };
-    return { verdict: 'fine', alive };
+    // An exit of this attempt is news enough without waiting out the grace.
+    if (!alive && (exit.state !== 'unknown' || silent > (o.startGraceS ?? 10)))
+      return { verdict: gone, alive, exit };
+    if (silent > Math.max(o.startTimeoutS ?? 300, silentLimit)) return { verdict: unheard(p), alive, exit };
+    return { verdict: 'fine', alive, exit };
   };
 
   let pilots = recorded;
   let suspects = false;
   for (const p of pilots) {
-    if (isLiveState(p.state) && (await judge(p)).verdict === 'gone') suspects = true;
+    if (isLiveState(p.state) && ['gone', 'exited'].includes((await judge(p)).verdict)) suspects = true;
   }
   if (suspects) {
     // A clean exit sends transformer_end first: give its handler a moment, then read the records again.
@@ -196,7 +211,21 @@ async function watchRun(
     if (isLiveState(p.state)) {
       const j = await judge(p);
       if (j.verdict === 'fine') continue;
-      if (!(await markLost(deps, p, fromEpochMicros(Math.round(now() * 1000))))) continue;
+      const at = fromEpochMicros(Math.round(now() * 1000));
+      if (j.verdict === 'exited') {
+        if (await markEnded(deps, p, describeExit(j.exit), at)) {
+          outcome.ended.push(p.pilot_id);
+          log.info('pilot exited normally: ended, not replaced', {
+            pilot_id: p.pilot_id,
+            slot: p.slot,
+            attempts: p.attempts,
+            exit: describeExit(j.exit),
+            recorded_state: p.state,
+          });
+        }
+        continue;
+      }
+      if (!(await markLost(deps, p, at))) continue;
       alive = j.alive;
       outcome.lost.push(p.pilot_id);
       log.warn('pilot lost', {
@@ -204,6 +233,7 @@ async function watchRun(
         slot: p.slot,
         attempts: p.attempts,
         why: j.verdict,
+        ...(j.verdict === 'gone' && { exit: describeExit(j.exit) }),
         silent_s: Math.round(silentS(p, now()) * 10) / 10,
         recorded_state: p.state,
       });

@@ -20,12 +20,28 @@ export interface PilotSpec {
   readonly resources?: { readonly cores: number; readonly ramPerCoreMb: number };
 }
 
+/**
+ * How a pilot's latest attempt stands, as its launcher saw it end: `exited` is a normal end (exit code 0:
+ * idle timeout, stop_transformer, a SIGTERM drain), `failed` any other (non-zero exit, killed by a signal, a
+ * container that never started), `unknown` when nothing is left to tell (gone without a trace).
+ */
+export type PilotStatus =
+  | { readonly state: 'running' }
+  | { readonly state: 'exited'; readonly code: 0; readonly reason?: string }
+  | { readonly state: 'failed'; readonly code?: number; readonly signal?: string; readonly reason?: string }
+  | { readonly state: 'unknown' };
+
 /** Starts and stops pilots: child processes locally, ECS tasks in AWS. */
 export interface PilotLauncher {
   start(spec: PilotSpec): Promise<{ pid?: number }>;
   isAlive(runId: string, pilotId: string): Promise<boolean>;
   /** Asks the pilot to end gracefully (SIGTERM: it finishes its slice and sends transformer_end). */
   stop(runId: string, pilotId: string): Promise<void>;
+  /**
+   * How the pilot's attempt `attempt` (else its latest) ended, or that it runs. A launcher without it
+   * (a stand-in) leaves every pilot that is gone counted as lost.
+   */
+  status?(runId: string, pilotId: string, attempt?: number): Promise<PilotStatus>;
 }
 
 export interface PilotTableDeps extends HandlerDeps {
@@ -59,6 +75,8 @@ export interface PilotRecord {
    * turns the pilot 'ended', so the watchdog still knows the slot wants a new attempt; a new attempt clears it.
    */
   readonly lost_at?: string;
+  /** Why it ended, when its launcher told (an exit seen before, or instead of, its transformer_end). */
+  readonly end_reason?: string;
 }
 
 /** Transformer settings when neither the message nor the run's config gives them. */
@@ -181,8 +199,11 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
       outcome.stopped.push(record.pilot_id);
       return;
     }
-    // Gone without a transformer_end (yet): a late transformer_end still turns it into 'ended'.
-    if (await markLost(deps, record)) outcome.lost.push(record.pilot_id);
+    // Gone without a transformer_end (yet): ended when its launcher saw a normal exit, else lost (a late
+    // transformer_end still turns it into 'ended').
+    const exit = await pilotStatus(deps.launcher, record);
+    if (exit.state === 'exited') await markEnded(deps, record, describeExit(exit));
+    else if (await markLost(deps, record)) outcome.lost.push(record.pilot_id);
   };
 
   const surplus = pilotItems.filter((p) => p.slot !== undefined && p.slot > numWorkers);
@@ -263,7 +284,7 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
         UpdateExpression:
           'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
           (s.taskId !== undefined ? ', task_id = :task_id' : '') +
-          ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done, lost_at',
+          ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done, lost_at, end_reason',
         ConditionExpression: seen === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: {
@@ -323,6 +344,59 @@ export async function markLost(
       }),
     ),
   );
+}
+
+/**
+ * Marks a live pilot 'ended' because its launcher saw it exit normally (its transformer_end not recorded,
+ * or not yet: the broker or the handlers may be away), if its record is still the attempt that was read. Its
+ * slot keeps its attempts: nothing failed. A transformer_end handled later still fills in its slice count.
+ */
+export async function markEnded(
+  deps: Pick<PilotSlotDeps, 'db' | 'tableNames'>,
+  record: PilotRecord,
+  reason: string,
+  at: string = nowTimestamp(),
+): Promise<boolean> {
+  return conditional(
+    documents(deps.db).send(
+      new UpdateCommand({
+        TableName: deps.tableNames.pilots,
+        Key: { run_id: record.run_id, pilot_id: record.pilot_id },
+        UpdateExpression: 'SET #state = :ended, ended_at = :at, end_reason = :reason',
+        ConditionExpression:
+          '#state IN (:requested, :running) AND ' +
+          (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':ended': 'ended',
+          ':at': at,
+          ':reason': reason,
+          ':requested': 'requested',
+          ':running': 'running',
+          ...(record.attempts !== undefined && { ':seen': record.attempts }),
+        },
+      }),
+    ),
+  );
+}
+
+/** A launcher's word on a pilot, 'unknown' from one that cannot tell; its liveness from isAlive then. */
+export async function pilotStatus(
+  launcher: PilotLauncher,
+  record: Pick<PilotRecord, 'run_id' | 'pilot_id' | 'attempts'>,
+): Promise<PilotStatus> {
+  if (launcher.status) return launcher.status(record.run_id, record.pilot_id, record.attempts);
+  return (await launcher.isAlive(record.run_id, record.pilot_id))
+    ? { state: 'running' }
+    : { state: 'unknown' };
+}
+
+/** An exit status in a few words, for records and logs: `exit 0 (idle_timeout)`, `killed by SIGKILL`. */
+export function describeExit(s: PilotStatus): string {
+  if (s.state === 'running' || s.state === 'unknown')
+    return s.state === 'running' ? 'running' : 'gone without a trace';
+  const how = s.state === 'failed' && s.signal ? `killed by ${s.signal}` : `exit ${s.code ?? '?'}`;
+  return s.reason ? `${how} (${s.reason})` : how;
 }
 
 // --- transformer lifecycle records -------------------------------------------------------------

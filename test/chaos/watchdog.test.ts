@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,15 +108,26 @@ async function pilot(runId: string, pilotId: string): Promise<PilotRecord | unde
   return Item as PilotRecord | undefined;
 }
 
-/** A real transformer process under the pilot's id, as the worker adjuster would have started it. */
-async function startPilot(runId: string, pilotId: string): Promise<void> {
-  await launcher.start({
+/** A real transformer process under the pilot's id, as the worker adjuster would have started it; its pid. */
+async function startPilot(runId: string, pilotId: string, env: Record<string, string> = {}): Promise<number> {
+  const { pid } = await launcher.start({
     runId,
     pilotId,
     namespace,
-    env: { HEARTBEAT_INTERVAL: '1', IDLE_TIMEOUT: '60', SLICE_PROCESSING_TIME: '0', PILOT_ATTEMPT: '1' },
+    env: {
+      HEARTBEAT_INTERVAL: '1',
+      IDLE_TIMEOUT: '60',
+      SLICE_PROCESSING_TIME: '0',
+      PILOT_ATTEMPT: '1',
+      ...env,
+    },
   });
   await eventually(`${pilotId} alive`, () => launcher.isAlive(runId, pilotId));
+  // Started: its signal handlers are in place (a SIGTERM before them is fatal, as for any process).
+  await eventually(`${pilotId} transformer started`, () =>
+    readFileSync(join(stateDir, 'logs', 'pilots', `${pilotId}.log`), 'utf8').includes('transformer started'),
+  );
+  return pid as number;
 }
 
 async function stopPilot(runId: string, pilotId: string): Promise<void> {
@@ -138,7 +149,9 @@ describe('Pilot watchdog', () => {
     const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(outcomes).toEqual([{ runId, lost: [p01], replaced: [p01], exhausted: [], stopping: [] }]);
+    expect(outcomes).toEqual([
+      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+    ]);
     expect(await pilot(runId, p01)).toMatchObject({
       state: 'requested',
       slot: 1,
@@ -146,6 +159,108 @@ describe('Pilot watchdog', () => {
       task_id: 1000042,
     });
     expect(await launcher.isAlive(runId, p01)).toBe(true);
+    await stopPilot(runId, p01);
+  });
+
+  it('marks a running pilot that idled out ended, not lost, though its transformer_end was never recorded', async () => {
+    // Prepare: a real transformer that idles out; with no runner here its transformer_end is recorded nowhere.
+    const runId = await openRun();
+    const p01 = pilotIdFor(runId, 1);
+    await putPilot(runId, 1, { state: 'running', started_at: ago(2), last_heartbeat_at: ago(0.5) });
+    await startPilot(runId, p01, { IDLE_TIMEOUT: '1' });
+    await eventually(`${p01} idled out`, async () => !(await launcher.isAlive(runId, p01)));
+
+    // Act
+    const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
+    const next = await watchPilots(deps, { runId, confirmGoneMs: 50 });
+
+    // Assess
+    expect(outcomes).toEqual([{ runId, ended: [p01], lost: [], replaced: [], exhausted: [], stopping: [] }]);
+    expect(next).toEqual([]);
+    expect(await pilot(runId, p01)).toMatchObject({
+      state: 'ended',
+      attempts: 1,
+      end_reason: 'exit 0 (idle_timeout)',
+    });
+    expect((await pilot(runId, p01))?.lost_at).toBeUndefined();
+    expect(await launcher.isAlive(runId, p01)).toBe(false);
+  });
+
+  it('marks a requested pilot that drained on SIGTERM before its start was recorded ended', async () => {
+    // Prepare
+    const runId = await openRun();
+    const p01 = pilotIdFor(runId, 1);
+    await putPilot(runId, 1, { state: 'requested', requested_at: ago(1) });
+    await startPilot(runId, p01);
+    await stopPilot(runId, p01);
+
+    // Act
+    const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
+
+    // Assess
+    expect(outcomes).toEqual([{ runId, ended: [p01], lost: [], replaced: [], exhausted: [], stopping: [] }]);
+    expect(await pilot(runId, p01)).toMatchObject({
+      state: 'ended',
+      attempts: 1,
+      end_reason: 'exit 0 (sigterm)',
+    });
+  });
+
+  it('marks a pilot killed with SIGKILL lost, saying so, and starts attempt 2 in its slot', async () => {
+    // Prepare
+    const runId = await openRun();
+    const p01 = pilotIdFor(runId, 1);
+    await putPilot(runId, 1, { state: 'running', started_at: ago(2), last_heartbeat_at: ago(0.5) });
+    const pid = await startPilot(runId, p01);
+    process.kill(pid, 'SIGKILL');
+    await eventually(
+      `${p01} exit seen`,
+      async () => (await launcher.status?.(runId, p01, 1))?.state === 'failed',
+    );
+    const lines: Record<string, unknown>[] = [];
+    const logged = { ...deps, log: createLogger({}, (l) => lines.push(JSON.parse(l))) };
+
+    // Act
+    const outcomes = await watchPilots(logged, { runId, confirmGoneMs: 50 });
+
+    // Assess
+    expect(outcomes).toEqual([
+      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+    ]);
+    expect(lines.find((l) => l.msg === 'pilot lost')).toMatchObject({
+      why: 'gone',
+      exit: 'killed by SIGKILL',
+    });
+    expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2 });
+    await eventually(`${p01} attempt 2 alive`, () => launcher.isAlive(runId, p01));
+    await stopPilot(runId, p01);
+  });
+
+  it('marks a pilot that exited with an error lost and starts attempt 2 in its slot', async () => {
+    // Prepare: a pilot whose broker credentials are missing exits 1 at once.
+    const runId = await openRun();
+    const p01 = pilotIdFor(runId, 1);
+    await putPilot(runId, 1, { state: 'requested', requested_at: ago(1) });
+    await launcher.start({
+      runId,
+      pilotId: p01,
+      namespace,
+      env: { PILOT_ATTEMPT: '1', BROKER_CREDENTIALS_FILE: join(stateDir, 'missing.json') },
+    });
+    await eventually(
+      `${p01} failed`,
+      async () => (await launcher.status?.(runId, p01, 1))?.state === 'failed',
+    );
+
+    // Act
+    const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
+
+    // Assess
+    expect(outcomes).toEqual([
+      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+    ]);
+    expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2 });
+    await eventually(`${p01} attempt 2 alive`, () => launcher.isAlive(runId, p01));
     await stopPilot(runId, p01);
   });
 
@@ -199,10 +314,12 @@ describe('Pilot watchdog', () => {
 
     // Assess
     expect(allSilent).toEqual([]);
-    expect(oneSilent).toEqual([{ runId, lost: [p01], replaced: [], exhausted: [], stopping: [p01] }]);
+    expect(oneSilent).toEqual([
+      { runId, ended: [], lost: [p01], replaced: [], exhausted: [], stopping: [p01] },
+    ]);
     expect(ended).toMatchObject({ state: 'ended', slices_done: 3, attempts: 1 });
     expect(ended?.lost_at).toBeDefined();
-    expect(afterExit).toEqual([{ runId, lost: [], replaced: [p01], exhausted: [], stopping: [] }]);
+    expect(afterExit).toEqual([{ runId, ended: [], lost: [], replaced: [p01], exhausted: [], stopping: [] }]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2 });
     expect((await pilot(runId, p01))?.lost_at).toBeUndefined();
     expect(await pilot(runId, p02)).toMatchObject({ state: 'running', attempts: 1 });
@@ -224,7 +341,7 @@ describe('Pilot watchdog', () => {
     const second = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(first).toEqual([{ runId, lost: [p01], replaced: [], exhausted: [p01], stopping: [] }]);
+    expect(first).toEqual([{ runId, ended: [], lost: [p01], replaced: [], exhausted: [p01], stopping: [] }]);
     expect(second).toEqual([]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'lost', attempts: 3 });
     expect(await launcher.isAlive(runId, p01)).toBe(false);
@@ -240,7 +357,9 @@ describe('Pilot watchdog', () => {
     const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(outcomes).toEqual([{ runId, lost: [p02], replaced: [p02], exhausted: [], stopping: [] }]);
+    expect(outcomes).toEqual([
+      { runId, ended: [], lost: [p02], replaced: [p02], exhausted: [], stopping: [] },
+    ]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 1 });
     await stopPilot(runId, p02);
   });

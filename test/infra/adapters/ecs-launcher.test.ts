@@ -23,6 +23,8 @@ function fakeEcs(o: { failures?: { reason: string }[] } = {}) {
         startedBy: command.input.startedBy as string,
         lastStatus: 'PROVISIONING',
         desiredStatus: 'RUNNING',
+        createdAt: new Date(Date.UTC(2025, 0, 1, 0, tasks.length)),
+        overrides: command.input.overrides as Task['overrides'],
       };
       tasks.push(task);
       return { tasks: [task], failures: [] };
@@ -158,6 +160,76 @@ describe('Function: ecsPilotLauncher', () => {
       (ecs.tasks[0] as Task).lastStatus = 'STOPPED';
       expect(await launcher.isAlive(spec.runId, spec.pilotId)).toBe(false);
     });
+  });
+});
+
+describe('Function: ecsPilotLauncher, method: status', () => {
+  /** The pilot's task as ECS describes it once stopped: its container's exit code and ECS's reasons. */
+  const stopped = (task: Task, exitCode: number | undefined, stoppedReason: string) =>
+    Object.assign(task, {
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stoppedReason,
+      containers: [{ name: 'transformer', ...(exitCode !== undefined && { exitCode }) }],
+    });
+
+  it('says a task whose transformer exited 0 ended normally, with ECS stopped reason', async () => {
+    // Prepare
+    const ecs = fakeEcs();
+    const launcher = ecsPilotLauncher(options(ecs.client));
+    await launcher.start(spec);
+    const running = await launcher.status?.(spec.runId, spec.pilotId, 2);
+    stopped(ecs.tasks[0] as Task, 0, 'Essential container in task exited');
+
+    // Act
+    const status = await launcher.status?.(spec.runId, spec.pilotId, 2);
+
+    // Assess
+    expect(running).toEqual({ state: 'running' });
+    expect(status).toEqual({ state: 'exited', code: 0, reason: 'Essential container in task exited' });
+  });
+
+  it('says a task killed at the end of its stop timeout (exit 137) or never started failed', async () => {
+    // Prepare
+    const ecs = fakeEcs();
+    const launcher = ecsPilotLauncher(options(ecs.client));
+    await launcher.start(spec);
+    stopped(ecs.tasks[0] as Task, 137, 'Task stopped by user');
+    const other = { ...spec, pilotId: '100012-p02' };
+    await launcher.start(other);
+    stopped(ecs.tasks[1] as Task, undefined, 'CannotPullContainerError: pull access denied');
+
+    // Act
+    const killed = await launcher.status?.(spec.runId, spec.pilotId, 2);
+    const neverStarted = await launcher.status?.(other.runId, other.pilotId, 2);
+
+    // Assess
+    expect(killed).toEqual({ state: 'failed', code: 137, signal: 'SIGKILL', reason: 'Task stopped by user' });
+    expect(neverStarted).toEqual({ state: 'failed', reason: 'CannotPullContainerError: pull access denied' });
+  });
+
+  it('judges the attempt asked about, not an earlier one, and knows nothing of a pilot ECS no longer lists', async () => {
+    // Prepare
+    const ecs = fakeEcs();
+    const launcher = ecsPilotLauncher(options(ecs.client));
+    await launcher.start({ ...spec, env: { ...spec.env, PILOT_ATTEMPT: '1' } });
+    stopped(ecs.tasks[0] as Task, 0, 'Essential container in task exited');
+    await launcher.start(spec);
+    stopped(ecs.tasks[1] as Task, 1, 'Essential container in task exited');
+
+    // Act
+    const first = await launcher.status?.(spec.runId, spec.pilotId, 1);
+    const second = await launcher.status?.(spec.runId, spec.pilotId, 2);
+    const third = await launcher.status?.(spec.runId, spec.pilotId, 3);
+    const latest = await launcher.status?.(spec.runId, spec.pilotId);
+    const unlisted = await launcher.status?.(spec.runId, '100012-p09');
+
+    // Assess
+    expect(first).toMatchObject({ state: 'exited', code: 0 });
+    expect(second).toMatchObject({ state: 'failed', code: 1 });
+    expect(third).toEqual({ state: 'unknown' });
+    expect(latest).toMatchObject({ state: 'failed', code: 1 });
+    expect(unlisted).toEqual({ state: 'unknown' });
   });
 });
 
