@@ -324,8 +324,10 @@ class Subscriber(Endpoint):
         }
         if selector:
             headers["selector"] = selector
-        conn.subscribe(destination=self.destination, id=self.client_id, ack="client-individual", headers=headers)
+        # Counted before subscribing: the broker may hand the new subscription a slice before subscribe returns,
+        # and that slice must be acked as the new subscription's.
         self.generation += 1
+        conn.subscribe(destination=self.destination, id=self.client_id, ack="client-individual", headers=headers)
         self.log.info("Subscribed to %s with selector: %s, ack mode: client-individual", self.destination, selector)
 
     def narrow(self, selector):
