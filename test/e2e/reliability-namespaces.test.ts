@@ -42,9 +42,9 @@ describe('Two runs in two namespaces at once on one local stack', () => {
             ...smallRun,
             '--namespace',
             namespace,
-            // Long enough per slice that both runs' slices are in the queue together.
+            // Long enough per slice that both runs' slices are in the queue together, even on a loaded machine.
             '--set',
-            'prompt_processing.slice_processing_time=0.1',
+            'prompt_processing.slice_processing_time=0.3',
           ],
           180_000,
         ),
