@@ -44,6 +44,18 @@ function fakeEcho(slice: Message<'slice'>): Message<'slice_result'> {
   return makeMessage('slice_result', slice.run_id, content as never, { namespace: NAMESPACE });
 }
 
+/** Upstream's older success: its echo names the slice id but not the STF, so requested_at finds the slice. */
+function partialEcho(slice: Message<'slice'>): Message<'slice_result'> {
+  const sample = upstreamResult(/^upstream transformer \(swf-transform\): a slice result$/).body.content;
+  const echo = { run_id: slice.run_id, slice_id: slice.content.slice_id, processed: true };
+  const content = {
+    ...sample,
+    requested_at: slice.created_at,
+    result: { state: true, result: echo, error: null },
+  };
+  return makeMessage('slice_result', slice.run_id, content as never, { namespace: NAMESPACE });
+}
+
 /** Upstream's failure for a slice: no identity at all, only requested_at copied as received. */
 function failure(slice: Message<'slice'>): Message<'slice_result'> {
   const sample = upstreamResult(/payload failed/).body.content;
@@ -153,14 +165,14 @@ describe('Slices and results as upstream sends them', () => {
   it('records every result shape against its slice and completes the run', async () => {
     // Prepare
     const { runId, daq, slices } = await slicedRun(2);
-    const [ours, echoed, failed, named, echoed2, failed2] =
+    const [ours, echoed, failed, named, partly, failed2] =
       slices as Message<'slice'>[] as Message<'slice'>[] & Record<0 | 1 | 2 | 3 | 4 | 5, Message<'slice'>>;
     const results = [
       resultFor(ours),
       fakeEcho(echoed),
       failure(failed),
       byReqId(named),
-      fakeEcho(echoed2),
+      partialEcho(partly),
       failure(failed2),
     ];
     // Act
@@ -189,6 +201,7 @@ describe('Slices and results as upstream sends them', () => {
       end: failed.content.end,
     });
     expect(byKey.get(key(named))).toMatchObject({ state: 'done', hostname: 'other-node' });
+    expect(byKey.get(key(partly))).toMatchObject({ state: 'done', result: { processed: true } });
   });
 
   it('keeps the first result of a slice, whichever shape each came in', async () => {
