@@ -26,10 +26,10 @@ export interface BrokerOptions {
   readonly stateDir: string;
   readonly stompPort: number;
   readonly credentials: Credentials;
-  /** @default 6 (Lambda's redelivery policy) */
-  readonly maximumRedeliveries?: number;
   /** @default 512 */
   readonly heapMb?: number;
+  /** How long STOMP may take to answer; a restart after SIGKILL recovers KahaDB first. @default 30000 */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Starts ActiveMQ on loopback with the configuration generated from the route table; resolves once STOMP answers. */
@@ -47,7 +47,6 @@ export async function startBroker(o: BrokerOptions): Promise<number> {
       stompPort: o.stompPort,
       user: o.credentials.user,
       password: o.credentials.password,
-      maximumRedeliveries: o.maximumRedeliveries,
     }),
     { mode: 0o600 },
   );
@@ -78,6 +77,7 @@ export async function startBroker(o: BrokerOptions): Promise<number> {
   await waitFor(`ActiveMQ (STOMP on 127.0.0.1:${o.stompPort})`, () => portAccepts(o.stompPort), {
     alive: () => isAlive(pid),
     logFile: d.logFile,
+    ...(o.readyTimeoutMs !== undefined && { timeoutMs: o.readyTimeoutMs }),
   });
   return pid;
 }

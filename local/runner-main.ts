@@ -30,17 +30,29 @@ const stopWatchdog = startWatchdog();
 writeFileSync(runnerReadyFile(env.env.TESTBED_STATE_DIR ?? '.'), String(process.pid));
 log.info('runner ready', { handlers: available.map((r) => r.handler) });
 
+/** How long a stop waits for running invocations, and then for the broker to take the disconnect. */
+const STOP_GRACE_MS = 3000;
+const CLOSE_GRACE_MS = 2000;
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
-    await stopWatchdog();
-    await runner.stop();
-    await env.broker.close();
-    log.info('runner stopped', { ...runner.stats });
+    // Every wait below is bounded: a stopped or frozen broker, or DynamoDB away, must not keep us up.
+    // What is unacked when we exit goes back to the broker with the connection.
+    await Promise.all([Promise.race([stopWatchdog(), sleep(STOP_GRACE_MS)]), runner.stop(STOP_GRACE_MS)]);
+    const closed = await Promise.race([
+      env.broker.close().then(() => true),
+      sleep(CLOSE_GRACE_MS).then(() => false),
+    ]);
+    log.info('runner stopped', { ...runner.stats, ...(!closed && { broker: 'did not answer' }) });
     process.exit(0);
   });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**

@@ -1,8 +1,10 @@
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
 import { handlerQueue, type Route } from '#routes/route-table.ts';
+import { awaitedDependency } from '#runtime/failures.ts';
 import type { Logger } from '#runtime/log.ts';
 import { type MqEvent, mqEvent, toMqMessage } from '#runtime/mq-event.ts';
 import { park } from '#runtime/park.ts';
+import { BatchRetries, defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 
 export type MqHandler = (event: MqEvent) => Promise<unknown>;
 
@@ -13,12 +15,10 @@ export interface RunnerOptions {
   readonly load: (route: Route) => Promise<MqHandler>;
   /** @default 100, Lambda's default batch size for Amazon MQ */
   readonly batchSize?: number;
-  /**
-   * The broker's redelivery limit (the local broker's redelivery policy, broker-config.ts). On a message's
-   * last failure the runner parks it itself, with the error as its reason: the broker would park it too,
-   * but without saying why. @default 6
-   */
+  /** Redeliveries of a failing batch before its messages are parked. @default 6, Lambda's */
   readonly maximumRedeliveries?: number;
+  /** The rest of the retry policy (delays, back-off); `maximumRedeliveries` above wins. @default defaultRetryPolicy */
+  readonly retry?: Partial<RetryPolicy>;
   readonly log?: (record: Record<string, unknown>) => void;
 }
 
@@ -26,14 +26,20 @@ export interface RunnerStats {
   invocations: number;
   messages: number;
   failedInvocations: number;
+  /** Failed invocations waited out as transient, without spending a redelivery. */
+  transientFailures: number;
   /** Messages the runner parked in their dead-letter queue after their last failure. */
   parked: number;
 }
 
 export interface Runner {
   readonly stats: RunnerStats;
-  /** Stops taking messages, lets running invocations finish, and leaves the broker connection open. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking messages and lets running invocations finish, for at most `graceMs`. A batch waiting for
+   * its retry is given up at once, unacked, and so is what still runs after `graceMs`: the broker hands
+   * both to the next consumer. Leaves the broker connection open. @default graceMs no limit
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -42,59 +48,49 @@ export interface Runner {
  * a message arrives; what arrives while it runs is its next batch. A quiet run waits for no batching window
  * (each hop of a control message would cost one), and under load batches grow as long as the handler takes.
  * A fixed window instead queued small batches behind each other: at 400 results/s and 5 ms, batches of 2
- * fell seconds behind, and 25 ms cost 50 ms before a run's first pilot started. A batch that throws is nacked as a
- * whole (no partial batch response on MQ) and the broker redelivers it, as for Lambda's poller. A message
- * failing for the last time (`maximumRedeliveries`) is parked in its dead-letter queue by the runner, with
- * the error as `dlq_reason`, where Lambda's poller would leave it to the broker, which records no reason.
+ * fell seconds behind, and 25 ms cost 50 ms before a run's first pilot started.
+ *
+ * A batch that throws is retried whole (no partial batch response on MQ) by the runner itself, its messages
+ * held unacked meanwhile: the broker's redelivery plugin deadlocked Debian's 5.17 (broker-config.ts), and a
+ * runner that dies mid-retry leaves them to the broker all the same. When and how often: retry-policy.ts.
+ * On the last failure each message is parked in its dead-letter queue with the error as `dlq_reason`,
+ * where Lambda's poller would leave it to the broker, which records no reason.
  */
 export async function startRunner(o: RunnerOptions): Promise<Runner> {
-  const stats: RunnerStats = { invocations: 0, messages: 0, failedInvocations: 0, parked: 0 };
+  const stats: RunnerStats = {
+    invocations: 0,
+    messages: 0,
+    failedInvocations: 0,
+    transientFailures: 0,
+    parked: 0,
+  };
   const log = o.log ?? ((r) => console.log(JSON.stringify(r)));
   const settings: ConsumerSettings = {
     batchSize: o.batchSize ?? 100,
-    maximumRedeliveries: o.maximumRedeliveries ?? 6,
+    retry: {
+      ...defaultRetryPolicy,
+      ...o.retry,
+      ...(o.maximumRedeliveries !== undefined && { maximumRedeliveries: o.maximumRedeliveries }),
+    },
   };
-  const failures = new FailureCounts(FAILURES_REMEMBERED);
   const consumers = await Promise.all(
     o.routes.map(async (route) => {
       const handler = await o.load(route);
-      return new BatchingConsumer(o.broker, route, handler, settings, failures, stats, log);
+      return new BatchingConsumer(o.broker, route, handler, settings, stats, log);
     }),
   );
   return {
     stats,
-    async stop() {
-      await Promise.all(consumers.map((c) => c.stop()));
+    async stop(graceMs = Number.POSITIVE_INFINITY) {
+      const deadline = Date.now() + graceMs;
+      await Promise.all(consumers.map((c) => c.stop(deadline)));
     },
   };
 }
 
 interface ConsumerSettings {
   readonly batchSize: number;
-  readonly maximumRedeliveries: number;
-}
-
-/** Failed deliveries remembered at most: a message failing longer than that many others is parked by the broker. */
-const FAILURES_REMEMBERED = 10_000;
-
-/** Failed deliveries per broker message id, forgetting the oldest beyond `limit` entries. */
-class FailureCounts {
-  private readonly counts = new Map<string, number>();
-
-  constructor(private readonly limit: number) {}
-
-  /** Counts a failed delivery; a first delivery (not redelivered) starts the count afresh. */
-  fail(m: ReceivedMessage): number {
-    const n = m.redelivered ? (this.counts.get(m.messageId) ?? 0) + 1 : 1;
-    this.counts.delete(m.messageId);
-    this.counts.set(m.messageId, n);
-    if (this.counts.size > this.limit) this.counts.delete(this.counts.keys().next().value as string);
-    return n;
-  }
-
-  forget(m: ReceivedMessage): void {
-    this.counts.delete(m.messageId);
-  }
+  readonly retry: RetryPolicy;
 }
 
 /** park() logs through a Logger; the runner's log takes records. */
@@ -118,6 +114,9 @@ class BatchingConsumer {
   private busy = false;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  private deadline = Number.POSITIVE_INFINITY;
+  /** Ends the wait before a retry at once (stop()). */
+  private wake: (() => void) | undefined;
   private readonly subscription: Subscription;
 
   constructor(
@@ -125,7 +124,6 @@ class BatchingConsumer {
     private readonly route: Route,
     private readonly handler: MqHandler,
     private readonly settings: ConsumerSettings,
-    private readonly failures: FailureCounts,
     private readonly stats: RunnerStats,
     private readonly log: (record: Record<string, unknown>) => void,
   ) {
@@ -149,6 +147,8 @@ class BatchingConsumer {
     clearImmediate(this.soon);
     this.soon = undefined;
     if (this.busy || this.pending.length === 0) return;
+    // Past the stop deadline what was taken stays unacked, for the next consumer.
+    if (this.stopped && Date.now() >= this.deadline) return;
     const batch = this.pending.splice(0, this.settings.batchSize);
     this.busy = true;
     this.running = this.invoke(batch).finally(() => {
@@ -157,54 +157,86 @@ class BatchingConsumer {
     });
   }
 
+  /** Invokes the handler until the batch succeeds or is parked, or the runner stops (then it stays unacked). */
   private async invoke(batch: ReceivedMessage[]): Promise<void> {
-    const receivedAt = Date.now();
-    this.stats.invocations++;
-    this.stats.messages += batch.length;
-    try {
-      await this.handler(mqEvent(batch.map((m) => toMqMessage(m, receivedAt))));
-      for (const m of batch) {
-        this.failures.forget(m);
-        m.ack();
-      }
-    } catch (error) {
-      this.stats.failedInvocations++;
+    const retries = new BatchRetries(this.settings.retry);
+    for (let attempt = 0; ; attempt++) {
+      const error = await this.attempt(batch, attempt > 0);
+      if (error === undefined) return;
+      const verdict = retries.failed(error);
       const text = describeError(error);
+      if (!verdict.retry) {
+        await Promise.all(batch.map((m) => this.park(m, verdict.failures, text)));
+        return;
+      }
+      if (verdict.transient) this.stats.transientFailures++;
       this.log({
-        level: 'error',
-        msg: 'handler failed: batch returned to the broker for redelivery',
+        level: verdict.transient ? 'warn' : 'error',
+        msg: verdict.transient
+          ? `waiting for ${awaitedDependency(error)}…`
+          : 'handler failed: batch held for redelivery',
         handler: this.route.handler,
+        retry_in_ms: verdict.delayMs,
         messageIds: batch.map((m) => m.messageId),
         run_ids: [...new Set(batch.map((m) => m.headers.run_id))],
         error: text,
       });
-      await Promise.all(batch.map((m) => this.giveBack(m, text)));
+      if (this.stopped || !(await this.pause(verdict.delayMs))) return;
     }
   }
 
-  /** Nacks a failed message for redelivery, or on its last failure parks it with the error as the reason. */
-  private async giveBack(m: ReceivedMessage, error: string): Promise<void> {
-    const deliveries = this.failures.fail(m);
-    if (deliveries <= this.settings.maximumRedeliveries) {
-      m.nack();
-      return;
+  /** One invocation: acks the batch when the handler returns; returns what it threw otherwise. */
+  private async attempt(batch: ReceivedMessage[], again: boolean): Promise<unknown> {
+    const receivedAt = Date.now();
+    this.stats.invocations++;
+    this.stats.messages += batch.length;
+    try {
+      const messages = batch.map((m) => {
+        const message = toMqMessage(m, receivedAt);
+        // A retry is a redelivery to the handler, as the broker's would be.
+        return again ? { ...message, redelivered: true } : message;
+      });
+      await this.handler(mqEvent(messages));
+    } catch (error) {
+      this.stats.failedInvocations++;
+      return error ?? new Error('the handler threw nothing');
     }
+    for (const m of batch) m.ack();
+    return undefined;
+  }
+
+  /** Waits before a retry; false when stop() ended the wait. */
+  private pause(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve(true);
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve(false);
+      };
+    });
+  }
+
+  /** Parks a message after its last failure, with the error as the reason, and acks it. */
+  private async park(m: ReceivedMessage, failures: number, error: string): Promise<void> {
     try {
       await park(this.broker, recordLogger(this.log), {
         queue: handlerQueue(this.route),
         body: m.body,
         // As the broker parks a message: without an expiry (a parked message waits for a person).
         headers: { ...parkedHeaders(m), expires: '0' },
-        reason: `${this.route.name} handler failed ${deliveries} times, last: ${error}`,
+        reason: `${this.route.name} handler failed ${failures} times, last: ${error}`,
         handler: this.route.name,
         messageId: m.messageId,
       });
       this.stats.parked++;
-      this.failures.forget(m);
       // Only now: the parked copy is with the broker.
       m.ack();
     } catch (parkError) {
-      // The broker parks it itself after this nack, without the reason (still in the log line above).
+      // Without the redelivery plugin a NACK parks it at once, but without the reason (in the log line).
       this.log({
         level: 'error',
         msg: 'could not park a failed message: left to the broker',
@@ -216,21 +248,30 @@ class BatchingConsumer {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop(deadline: number): Promise<void> {
     this.stopped = true;
-    // What was taken is handled: each invocation's end starts the next until none is left.
+    this.deadline = deadline;
+    this.wake?.();
+    // What was taken is handled until the deadline: each invocation's end starts the next.
     this.flush();
-    while (this.busy) await this.running;
-    await this.subscription.unsubscribe();
+    while (this.busy && Date.now() < deadline) await Promise.race([this.running, sleepUntil(deadline)]);
+    // A stopped or frozen broker never confirms: a second past the deadline is enough.
+    await Promise.race([this.subscription.unsubscribe(), sleepUntil(Math.max(deadline, Date.now() + 1000))]);
   }
 }
+
+/** Resolves at `deadline` (never, for an infinite one), without keeping the process alive. */
+const sleepUntil = (deadline: number): Promise<void> =>
+  Number.isFinite(deadline)
+    ? new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())
+    : new Promise(() => {});
 
 const describeError = (error: unknown): string =>
   error instanceof Error
     ? `${error.name !== 'Error' ? `${error.name}: ` : ''}${error.message}`
     : String(error);
 
-/** Redelivery bookkeeping the broker's redelivery plugin adds; a replayed message must start afresh. */
+/** Bookkeeping an older broker's redelivery plugin added; a replayed message must start afresh. */
 const redeliveryHeaders = new Set(['scheduledJobId', 'redeliveryDelay', 'originalExpiration']);
 
 /** The message's application headers, as a handler saw them (msg_type, run_id, namespace, ...). */

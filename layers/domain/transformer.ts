@@ -4,8 +4,10 @@ import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts'
 import type { ContentInput, Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { canonicalSlice, stompHeaders } from '#contract/wire.ts';
-import { destinations } from '#routes/destinations.ts';
+import { destinations, splitDestination } from '#routes/destinations.ts';
 import type { Logger } from '#runtime/log.ts';
+import { toMqMessage } from '#runtime/mq-event.ts';
+import { park } from '#runtime/park.ts';
 import { type PayloadSettings, SlicePayloads } from './payloads.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
@@ -266,15 +268,40 @@ class SliceTransformer implements Transformer {
     return work;
   }
 
+  /**
+   * Parks a slice this transformer cannot finish in the slice queue's dead-letter queue with the reason,
+   * then acks it. Never a NACK: without the broker's redelivery plugin ActiveMQ parks a nacked message at
+   * once with no reason. If even parking fails (the connection is closed), the slice stays unacked and
+   * the broker hands it to another transformer.
+   */
+  private async giveUp(m: ReceivedMessage, reason: string): Promise<void> {
+    try {
+      await park(this.deps.broker, this.log, {
+        queue: slicesQueue,
+        body: m.body,
+        headers: toMqMessage(m).properties,
+        reason,
+        handler: 'transformer',
+        messageId: m.messageId,
+      });
+      m.ack();
+    } catch (error) {
+      this.log.error('slice not parked: left to the broker for redelivery', {
+        messageId: m.messageId,
+        reason,
+        error: (error as Error).message,
+      });
+    }
+  }
+
   private async process(m: ReceivedMessage): Promise<void> {
     const processingStartAt = nowTimestamp();
     let slice: Message<'slice'>;
     try {
       slice = canonicalSlice(m.body, m.headers) ?? (await fullyDecodedSlice(m));
     } catch (error) {
-      // Without a readable slice there is nothing to report against: the broker's redelivery policy parks it.
-      this.log.warn('unreadable slice refused', { messageId: m.messageId, reason: (error as Error).message });
-      m.nack();
+      // Without a readable slice there is nothing to report against, now or on any redelivery: park it.
+      await this.giveUp(m, `unreadable slice: ${(error as Error).message}`);
       return;
     }
     const c = slice.content;
@@ -299,14 +326,13 @@ class SliceTransformer implements Transformer {
         ...(m.redelivered && { redelivered: true }),
       });
     } catch (error) {
-      // Closed: the broker redelivers the unacked slice anyway. Refused: the nack has it redelivered and, if
-      // every attempt is refused, parked in the dead-letter queue; holding it would block the prefetch of 1.
-      this.log.error('slice_result not sent; slice returned to the broker', {
+      // publish() waits out a lost connection, so it fails only when closed or refused by the broker.
+      this.log.error('slice_result not sent', {
         filename: c.filename,
         slice_id: c.slice_id,
         error: (error as Error).message,
       });
-      m.nack();
+      await this.giveUp(m, `slice_result not sent: ${(error as Error).message}`);
       return;
     }
     m.ack();
@@ -317,6 +343,9 @@ class SliceTransformer implements Transformer {
     }
   }
 }
+
+/** The slice queue's name, as park() takes it. */
+const slicesQueue = splitDestination(destinations.slices).name;
 
 /** The contract, loaded on first use: a pilot that only sees canonical slices never needs zod. */
 const contract = () => import('#contract/messages.ts');

@@ -7,14 +7,6 @@ export interface LocalBrokerOptions {
   readonly stompPort: number;
   readonly user: string;
   readonly password: string;
-  /**
-   * Redeliveries before a nacked message is parked in its dead-letter queue. Lambda's MQ poller applies
-   * ActiveMQ's default client policy (6) itself; locally the broker's redelivery plugin plays that part.
-   * @default 6
-   */
-  readonly maximumRedeliveries?: number;
-  /** @default 1000, as Lambda's poller */
-  readonly redeliveryDelayMs?: number;
 }
 
 const xmlEscape = (s: string): string =>
@@ -93,16 +85,19 @@ export function amazonMqConfiguration(table: readonly Route[] = routes): string 
 `;
 }
 
-/** A complete Spring file for `activemq.jar start xbean:file:...`. */
+/**
+ * A complete Spring file for `activemq.jar start xbean:file:...`. No redelivery plugin and no job scheduler:
+ * together they deadlocked Debian's 5.17 under a burst of failing batches (AMQ-9448 family), and Amazon MQ
+ * has neither. The local runner retries failed batches itself, as Lambda's poller does (local/runner.ts);
+ * without the plugin a STOMP NACK parks the message in `DLQ.<queue>` at once.
+ */
 export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly Route[] = routes): string {
-  const redeliveries = o.maximumRedeliveries ?? 6;
-  const delay = o.redeliveryDelayMs ?? 1000;
   return `<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="testbed" useJmx="false"
-          dataDirectory="${xmlEscape(o.dataDirectory)}" schedulerSupport="true" schedulePeriodForDestinationPurge="10000">${sharedBrokerElements(table)}
+          dataDirectory="${xmlEscape(o.dataDirectory)}" schedulePeriodForDestinationPurge="10000">${sharedBrokerElements(table)}
     <persistenceAdapter>
       <!-- Periodic journal sync: a broker crash loses nothing (the OS holds the writes), a machine crash
            up to a second; a sync per persistent message would cap a local run at a few thousand per s.
@@ -116,15 +111,6 @@ export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly 
           <authenticationUser username="${xmlEscape(o.user)}" password="${xmlEscape(o.password)}" groups="admins"/>
         </users>
       </simpleAuthenticationPlugin>
-      <redeliveryPlugin fallbackToDeadLetter="true" sendToDlqIfMaxRetriesExceeded="true">
-        <redeliveryPolicyMap>
-          <redeliveryPolicyMap>
-            <defaultEntry>
-              <redeliveryPolicy maximumRedeliveries="${redeliveries}" initialRedeliveryDelay="${delay}" redeliveryDelay="${delay}"/>
-            </defaultEntry>
-          </redeliveryPolicyMap>
-        </redeliveryPolicyMap>
-      </redeliveryPlugin>
     </plugins>
     <systemUsage>
       <systemUsage>

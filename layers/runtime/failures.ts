@@ -4,11 +4,28 @@
  * make it poison. Anything else (a bug, a refusal, a missing table) is not transient.
  */
 export function isTransient(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (isTransientOne(e)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return causes(error).some(isTransientOne);
+}
+
+/**
+ * What a transient failure waits for, for a log line: DynamoDB when the AWS SDK raised it (the only AWS
+ * service a handler reaches locally), else the broker.
+ */
+export function awaitedDependency(error: unknown): 'DynamoDB' | 'the broker' {
+  return causes(error).some((e) => typeof e === 'object' && e !== null && '$metadata' in e)
+    ? 'DynamoDB'
+    : 'the broker';
+}
+
+/** The error, its causes, and the errors an AggregateError holds (Node's connect to several addresses). */
+function causes(error: unknown, depth = 0): unknown[] {
+  if (error === undefined || error === null || depth > 4) return [];
+  const { cause, errors } = error as { cause?: unknown; errors?: unknown };
+  return [
+    error,
+    ...causes(cause, depth + 1),
+    ...(Array.isArray(errors) ? errors.flatMap((e) => causes(e, depth + 1)) : []),
+  ];
 }
 
 const transientCodes = new Set([

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
-import { type Runner, startRunner } from '#local/runner.ts';
+import { type Runner, type RunnerOptions, startRunner } from '#local/runner.ts';
 import { destinations } from '#routes/destinations.ts';
 import { routeFor } from '#routes/route-table.ts';
 import { createLogger } from '#runtime/log.ts';
@@ -32,8 +32,7 @@ describe('Local Lambda runner', () => {
   const quiet = createLogger({}, () => {});
 
   beforeAll(async () => {
-    // One redelivery keeps the dead-letter cases short (Lambda's poller allows 6).
-    broker = await startTestBroker({ maximumRedeliveries: 1 });
+    broker = await startTestBroker();
     port = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
   });
   afterAll(async () => {
@@ -42,12 +41,19 @@ describe('Local Lambda runner', () => {
     await broker?.stop();
   });
 
-  async function run(msgType: string, handler: (e: MqEvent) => Promise<unknown>): Promise<Runner> {
+  async function run(
+    msgType: string,
+    handler: (e: MqEvent) => Promise<unknown>,
+    o: Partial<RunnerOptions> = {},
+  ): Promise<Runner> {
     const runner = await startRunner({
       broker: port,
       routes: [route(msgType)],
       load: async () => handler,
+      // One redelivery keeps the dead-letter cases short (Lambda's poller allows 6).
+      maximumRedeliveries: 1,
       log: () => {},
+      ...o,
     });
     runners.push(runner);
     return runner;
@@ -94,11 +100,11 @@ describe('Local Lambda runner', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
   });
 
-  it('redelivers a failing batch and parks it in the dead-letter queue after the redelivery limit', async () => {
+  it('redelivers a failing batch and parks it in the dead-letter queue after the redelivery limit, once, with its reason', async () => {
     // Prepare
-    let attempts = 0;
-    await run('pause_run', async () => {
-      attempts++;
+    const deliveries: boolean[] = [];
+    const runner = await run('pause_run', async (e) => {
+      deliveries.push(e.messages[0]?.redelivered ?? false);
       throw new Error('handler crashed');
     });
     const dlq = await capture(port, '/queue/DLQ.swf.handler.pause_run');
@@ -107,9 +113,74 @@ describe('Local Lambda runner', () => {
     await port.publish(destinations.epic, sent.body, sent.headers);
     const [parked] = await dlq.until(1);
     // Assess
-    expect(attempts).toBe(2);
+    expect(deliveries).toEqual([false, true]);
     expect(parked?.body).toBe(sent.body);
+    expect(parked?.headers.dlq_reason).toBe('pause_run handler failed 2 times, last: handler crashed');
+    expect(parked?.headers.dlq_original_destination).toBe('swf.handler.pause_run');
+    expect(runner.stats.parked).toBe(1);
+    expect(runner.stats.transientFailures).toBe(0);
     await dlq.stop();
+  });
+
+  it('waits out a handler failing transiently more often than the redelivery limit, and parks nothing', async () => {
+    // Prepare: DynamoDB refusing connections, eight times over (the limit here is one redelivery)
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4567'), {
+      code: 'ECONNREFUSED',
+      $metadata: { attempts: 3 },
+    });
+    let failures = 0;
+    const handled: string[] = [];
+    const logs: Record<string, unknown>[] = [];
+    const runner = await run(
+      'resume_run',
+      async (e) => {
+        if (failures < 8) {
+          failures++;
+          throw refused;
+        }
+        handled.push(...e.messages.map((m) => m.messageID));
+      },
+      { retry: { backoffInitialMs: 20, backoffMaxMs: 80 }, log: (r) => logs.push(r) },
+    );
+    const sent = encodeMessage(makeMessage('resume_run', '100014', { state: 'run' }));
+    // Act
+    await port.publish(destinations.epic, sent.body, sent.headers);
+    while (handled.length === 0) await new Promise((r) => setTimeout(r, 20));
+    // Assess
+    expect(handled).toHaveLength(1);
+    expect(runner.stats.transientFailures).toBe(8);
+    expect(runner.stats.parked).toBe(0);
+    const waits = logs.filter((r) => r.msg === 'waiting for DynamoDB…');
+    expect(waits).toHaveLength(8);
+    expect(waits.map((r) => r.retry_in_ms)).toEqual([20, 40, 80, 80, 80, 80, 80, 80]);
+    expect(waits[0]?.error).toBe('connect ECONNREFUSED 127.0.0.1:4567');
+  });
+
+  it('gives a batch waiting for its retry back to the broker when stopped, for the next runner', async () => {
+    // Prepare: a runner waiting out an outage, with a long back-off
+    let calls = 0;
+    const first = await run(
+      'run_imminent',
+      async () => {
+        calls++;
+        throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      },
+      { retry: { backoffInitialMs: 60_000 } },
+    );
+    const sent = encodeMessage(makeMessage('run_imminent', '100015', { run_conditions: {} }));
+    await port.publish(destinations.epic, sent.body, sent.headers);
+    while (calls === 0) await new Promise((r) => setTimeout(r, 20));
+    // Act
+    await first.stop(1000);
+    const redelivered: boolean[] = [];
+    await run('run_imminent', async (e) => {
+      redelivered.push(...e.messages.map((m) => m.redelivered));
+    });
+    while (redelivered.length === 0) await new Promise((r) => setTimeout(r, 20));
+    // Assess
+    expect(calls).toBe(1);
+    expect(first.stats.parked).toBe(0);
+    expect(redelivered).toEqual([true]);
   });
 
   it('parks a refused message with its reason and hands the rest of the batch to the domain function', async () => {
