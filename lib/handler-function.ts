@@ -9,6 +9,7 @@ import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { TRANSIENT_FAILURES_ENV, type TransientFailures } from '#runtime/mq-handler.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { esbuildOptions } from '../functions/bundling.ts';
 import { suppress } from './nag.ts';
@@ -32,7 +33,7 @@ export interface HandlerFunctionProps {
   readonly memorySize?: number;
   /** @default 60 s */
   readonly timeout?: Duration;
-  /** Added to the baked-in NODE_OPTIONS. @default none */
+  /** Added to the baked-in NODE_OPTIONS and TRANSIENT_FAILURES (and may override them). @default none */
   readonly environment?: Record<string, string>;
   /** Where failed asynchronous invocations go. @default none (queue-driven functions are invoked synchronously) */
   readonly deadLetterQueue?: IQueue;
@@ -40,6 +41,13 @@ export interface HandlerFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default ARM_64 (cheaper per GB-second; the bundle is plain JavaScript) */
   readonly architecture?: Architecture;
+  /**
+   * What mqHandler does with a batch that keeps failing for a transient reason (TRANSIENT_FAILURES):
+   * `park` retries it briefly, then parks its messages with `dlq_transient` for the scheduled replay;
+   * `throw` leaves it to the poller's redelivery, after which the broker parks it without a reason.
+   * @default 'park': a broker-parked message is indistinguishable from poison, and nothing would replay it
+   */
+  readonly transientFailures?: TransientFailures;
 }
 
 /** How every function is bundled: as functions/bundling.ts says, by the esbuild on this machine. */
@@ -122,6 +130,7 @@ export class HandlerFunction extends NodejsFunction {
       ...(props.deadLetterQueue && { deadLetterQueue: props.deadLetterQueue }),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
+        [TRANSIENT_FAILURES_ENV]: props.transientFailures ?? 'park',
         ...props.environment,
       },
       bundling,

@@ -4,6 +4,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { Broker } from './broker.ts';
 import { HandlerFunction } from './handler-function.ts';
 import { suppress } from './nag.ts';
 import type { Pilots } from './pilots.ts';
@@ -11,8 +12,10 @@ import type { Tables } from './tables.ts';
 
 export interface PilotWatchdogProps {
   readonly vpc: IVpc;
-  /** The handlers' security group: it reaches the DynamoDB and ECS endpoints. */
+  /** The handlers' security group: it reaches the broker and the DynamoDB, ECS and Secrets Manager endpoints. */
   readonly securityGroup: ISecurityGroup;
+  /** Whose dead-letter queues it replays messages from (parked after a transient failure). */
+  readonly broker: Broker;
   readonly tables: Tables;
   readonly pilots: Pilots;
   /** @default every minute */
@@ -23,7 +26,9 @@ export interface PilotWatchdogProps {
  * The pilot watchdog (functions/pilot-watchdog, layers/domain/pilot-watchdog.ts) on a schedule: marks
  * pilots silent for three heartbeat intervals, or whose task has stopped without a transformer_end, 'lost'
  * and starts a new attempt in their slot, three per slot at most. It reads the runs, writes the pilots, and
- * runs, lists and stops the pilot cluster's tasks as the worker adjuster does; it needs no broker.
+ * runs, lists and stops the pilot cluster's tasks as the worker adjuster does. On the same schedule it
+ * replays the messages handlers parked after a transient failure (layers/runtime/dead-letter-replay.ts),
+ * with back-off: for that it reads the broker secret and speaks STOMP to the broker, nothing more.
  */
 export class PilotWatchdog extends Construct {
   public readonly function: HandlerFunction;
@@ -49,12 +54,19 @@ export class PilotWatchdog extends Construct {
       handler: 'pilot-watchdog',
       network: { vpc: props.vpc, securityGroup: props.securityGroup },
       deadLetterQueue: this.deadLetterQueue,
-      environment: { ...props.tables.environment(), ...props.pilots.launcherEnvironment() },
+      environment: {
+        ...props.tables.environment(),
+        ...props.pilots.launcherEnvironment(),
+        BROKER_URL: props.broker.stompUrl,
+        BROKER_SECRET_ARN: props.broker.credentials.secretArn,
+      },
     });
     this.function.grantTables(props.tables.byName, { runs: 'read', pilots: 'write' });
     props.pilots.grantLaunch(this.function);
+    props.broker.credentials.grantRead(this.function);
     this.rule = new Rule(this, 'Schedule', {
-      description: 'Every minute: replace lost pilots of the runs being processed',
+      description:
+        'Every minute: replace lost pilots of the runs being processed, replay messages parked for a transient failure',
       schedule: Schedule.rate(props.every ?? Duration.minutes(1)),
       // One try: a pass that failed is as good as the next one, a minute later.
       targets: [

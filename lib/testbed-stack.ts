@@ -94,6 +94,7 @@ export class TestbedStack extends Stack {
     this.pilotWatchdog = new PilotWatchdog(this, 'PilotWatchdog', {
       vpc,
       securityGroup: this.handlers.securityGroup,
+      broker: this.broker,
       tables: this.tables,
       pilots: this.pilots,
     });

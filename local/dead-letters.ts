@@ -2,7 +2,16 @@ import type { BrokerPort, ReceivedMessage } from '#broker/port.ts';
 import { fromEpochMicros } from '#contract/timestamps.ts';
 import { destinations, splitDestination } from '#routes/destinations.ts';
 import { deadLetterQueue, routes } from '#routes/route-table.ts';
-import { toMqMessage } from '#runtime/mq-event.ts';
+import {
+  backToItsQueue,
+  browseQueue,
+  literal,
+  moveMessages,
+  originalQueue,
+  replayHeaders,
+} from '#runtime/dead-letter-replay.ts';
+
+export { browseQueue, replayHeaders };
 
 // `testbed dlq list|replay`: what was parked in the dead-letter queues, and putting it back. A message is
 // parked with a reason by a handler (refused input, mqHandler and the domain's refuse()) or by the local
@@ -63,9 +72,6 @@ function queuesOf(handler: string | undefined): string[] {
   return [deadLetterQueue(route)];
 }
 
-/** A JMS selector string literal. */
-const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
-
 function selectorOf(f: DeadLetterFilter): string | undefined {
   const terms = [
     ...(f.runId !== undefined ? [`run_id = ${literal(f.runId)}`] : []),
@@ -84,43 +90,8 @@ export async function listDeadLetters(
   return found.flat().sort((a, b) => (a.parked_at ?? '').localeCompare(b.parked_at ?? ''));
 }
 
-/** How long a browse or a replay may wait for the broker's next message before giving up. */
-const QUIET_MS = 10_000;
-
 async function browse(broker: BrokerPort, queue: string, selector?: string): Promise<DeadLetter[]> {
   return (await browseQueue(broker, queue, selector)).map((m) => deadLetter(queue, m));
-}
-
-/** The messages on a queue now, without taking them (ActiveMQ ends a browse with `browser: end`). */
-export async function browseQueue(
-  broker: BrokerPort,
-  queue: string,
-  selector?: string,
-): Promise<ReceivedMessage[]> {
-  const messages: ReceivedMessage[] = [];
-  let done!: () => void;
-  let failed!: (error: Error) => void;
-  const ended = new Promise<void>((resolve, reject) => {
-    done = resolve;
-    failed = reject;
-  });
-  let timer = setTimeout(() => failed(new Error(`${queue}: the broker did not finish a browse`)), QUIET_MS);
-  const sub = broker.subscribe(`/queue/${queue}`, { ack: 'auto', browse: true, selector }, (m) => {
-    clearTimeout(timer);
-    if (m.headers.browser === 'end') {
-      done();
-      return;
-    }
-    messages.push(m);
-    timer = setTimeout(() => failed(new Error(`${queue}: the broker did not finish a browse`)), QUIET_MS);
-  });
-  try {
-    await Promise.all([sub.ready, ended]);
-  } finally {
-    clearTimeout(timer);
-    await sub.unsubscribe();
-  }
-  return messages;
 }
 
 function deadLetter(queue: string, m: ReceivedMessage): DeadLetter {
@@ -149,28 +120,8 @@ function deadLetter(queue: string, m: ReceivedMessage): DeadLetter {
 /** `DLQ.swf.handler.stf_gen` -> `stf_gen` */
 const handlerOf = (queue: string): string => queue.replace(/^DLQ\.swf\.handler\./, '');
 
-/** Where the message was consumed from: as parked by us, as the broker records it, or the DLQ's name. */
-function originalQueue(queue: string, h: Readonly<Record<string, string>>): string {
-  if (h.dlq_original_destination) return h.dlq_original_destination.replace(/^\/queue\//, '');
-  const original = h['original-destination'];
-  if (original?.startsWith('/queue/')) return original.slice('/queue/'.length);
-  return queue.replace(/^DLQ\./, '');
-}
-
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** Bookkeeping of the parking and of the broker's redeliveries: a replayed message starts afresh. */
-const parkingHeader = (name: string): boolean =>
-  name.startsWith('dlq_') ||
-  name.startsWith('AMQ_SCHEDULED_') ||
-  ['scheduledJobId', 'redeliveryDelay', 'originalExpiration', 'browser'].includes(name);
-
-/** The headers a replayed message is sent with: its application headers (msg_type, run_id, ...), no dlq_*. */
-export function replayHeaders(m: ReceivedMessage): Record<string, string> {
-  const { properties } = toMqMessage(m);
-  return Object.fromEntries(Object.entries(properties).filter(([name]) => !parkingHeader(name)));
 }
 
 export interface ReplayOutcome {
@@ -182,8 +133,6 @@ export interface ReplayOutcome {
   readonly moreMayRemain: boolean;
 }
 
-/** Ids per consumer selector: a selector of a few hundred ids stays small. */
-const IDS_PER_SELECTOR = 200;
 /** ActiveMQ's default maxBrowsePageSize: a browse that returns this many may have stopped short. */
 export const BROWSE_PAGE = 400;
 
@@ -204,49 +153,13 @@ export async function replayDeadLetters(
   for (const queue of queuesOf(filter.handler)) {
     const listed = await browse(broker, queue, selector);
     if (listed.length >= BROWSE_PAGE) moreMayRemain = true;
-    for (let i = 0; i < listed.length; i += IDS_PER_SELECTOR) {
-      const chunk = listed.slice(i, i + IDS_PER_SELECTOR);
-      const moved = await move(broker, queue, chunk);
-      for (const letter of chunk) (moved.has(letter.id) ? replayed : missed).push(letter);
-    }
+    const moved = await moveMessages(
+      broker,
+      queue,
+      listed.map((l) => l.id),
+      (m) => backToItsQueue(queue, m),
+    );
+    for (const letter of listed) (moved.has(letter.id) ? replayed : missed).push(letter);
   }
   return { replayed, missed, moreMayRemain };
-}
-
-/** Takes the listed messages off the queue, each after its copy is on its original queue; returns their ids. */
-async function move(broker: BrokerPort, queue: string, letters: readonly DeadLetter[]): Promise<Set<string>> {
-  const wanted = new Set(letters.map((l) => l.id));
-  const moved = new Set<string>();
-  let settled = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  let quiet = setTimeout(finish, QUIET_MS);
-  const selector = `JMSMessageID IN (${[...wanted].map(literal).join(', ')})`;
-  const sub = broker.subscribe(
-    `/queue/${queue}`,
-    { ack: 'client-individual', selector, prefetch: letters.length },
-    async (m) => {
-      clearTimeout(quiet);
-      quiet = setTimeout(finish, QUIET_MS);
-      // Never nacked: ActiveMQ drops a message that fails in a dead-letter queue. Left unacked, it stays.
-      if (!wanted.has(m.messageId) || moved.has(m.messageId)) return;
-      try {
-        await broker.publish(`/queue/${originalQueue(queue, m.headers)}`, m.body, replayHeaders(m));
-        m.ack();
-        moved.add(m.messageId);
-      } finally {
-        if (++settled >= wanted.size) finish();
-      }
-    },
-  );
-  try {
-    await sub.ready;
-    await finished;
-  } finally {
-    clearTimeout(quiet);
-    await sub.unsubscribe();
-  }
-  return moved;
 }

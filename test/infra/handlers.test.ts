@@ -215,6 +215,21 @@ describe('Construct: Handlers', () => {
       // Assess
       for (const v of variables) expect(Object.keys(v)).toEqual(expect.arrayContaining(expected));
     });
+
+    it('has every queue-driven handler park what fails for a transient reason, for the scheduled replay', () => {
+      // Prepare
+      const handlers = routes.map((r) => r.handler);
+
+      // Act
+      const modes = handlers.map(
+        (h) =>
+          (propertiesOf(h).Environment as { Variables: Record<string, unknown> }).Variables
+            .TRANSIENT_FAILURES,
+      );
+
+      // Assess
+      expect(new Set(modes)).toEqual(new Set(['park']));
+    });
   });
 
   describe('Grants', () => {
