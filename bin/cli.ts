@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { down, resolveStack, type StackOverrides, status, up } from '#local/stack.ts';
+import { down, resolveStack, type StackOverrides, status, supervisorStatus, up } from '#local/stack.ts';
 import { addDlqCommands } from './dlq-commands.ts';
-import { addMonitorCommands } from './monitor-commands.ts';
+import { addMonitorCommands, serviceTable } from './monitor-commands.ts';
 import { stackOptions } from './options.ts';
 
 const program = new Command('testbed').description(
@@ -10,24 +10,24 @@ const program = new Command('testbed').description(
 
 const stackFrom = (o: StackOverrides) => resolveStack(o);
 
-stackOptions(program.command('up').description('start broker, dynalite and the local Lambda runner')).action(
-  async (o: StackOverrides) => {
-    const s = stackFrom(o);
-    const t0 = performance.now();
-    await up(s, (line) => console.error(line));
-    console.log(
-      `local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`,
-    );
-    printStatus(await status(s));
-  },
-);
+stackOptions(
+  program
+    .command('up')
+    .description('start broker, dynalite, the local Lambda runner and the monitor API, under a supervisor'),
+).action(async (o: StackOverrides) => {
+  const s = stackFrom(o);
+  const t0 = performance.now();
+  await up(s, (line) => console.error(line));
+  console.log(`local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`);
+  console.log(serviceTable(await status(s), supervisorStatus(s)));
+});
 
-stackOptions(program.command('down').description('stop pilots, runner, broker and dynalite')).action(
-  async (o: StackOverrides) => {
-    const stopped = await down(stackFrom(o));
-    console.log(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
-  },
-);
+stackOptions(
+  program.command('down').description('stop the supervisor, pilots, runner, broker and dynalite'),
+).action(async (o: StackOverrides) => {
+  const stopped = await down(stackFrom(o));
+  console.log(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
+});
 
 const count = (value: string) => {
   const n = Number(value);
@@ -108,17 +108,6 @@ async function runOnAwsTarget(
     ...(o.drainTimeout !== undefined && { drainTimeoutS: o.drainTimeout }),
   });
   if (!completed) process.exitCode = 1;
-}
-
-function printStatus(rows: Awaited<ReturnType<typeof status>>) {
-  console.table(
-    rows.map((r) => ({
-      service: r.service,
-      state: r.pid === undefined ? 'stopped' : r.healthy ? 'healthy' : 'unhealthy',
-      pid: r.pid ?? '',
-      address: r.address ?? '',
-    })),
-  );
 }
 
 addMonitorCommands(program);

@@ -29,29 +29,51 @@ const filterOf = (o: DlqFlags): DeadLetterFilter => ({
   ...(o.id !== undefined && { id: o.id }),
 });
 
-async function withBroker<T>(o: StackOverrides, use: (b: BrokerPort) => Promise<T>): Promise<T> {
-  const [{ resolveStack, stackEnvironment }, { connectBroker }, { readCredentials }] = await Promise.all([
-    import('#local/stack.ts'),
-    import('#broker/stomp-broker.ts'),
-    import('#runtime/credentials.ts'),
-  ]);
+/**
+ * Runs `use` with a broker connection. While the broker is away and the stack's supervisor expects it
+ * back, it waits (saying so on stderr) and tries again, `use` included when `again` allows (a listing
+ * does; a replay under way does not start over); with no stack up it fails at once.
+ */
+async function withBroker<T>(
+  o: StackOverrides,
+  use: (b: BrokerPort) => Promise<T>,
+  again = true,
+): Promise<T> {
+  const [{ resolveStack, stackEnvironment }, { connectBroker }, { readCredentials }, { patiently }, sup] =
+    await Promise.all([
+      import('#local/stack.ts'),
+      import('#broker/stomp-broker.ts'),
+      import('#runtime/credentials.ts'),
+      import('#local/retry.ts'),
+      import('#local/supervisor.ts'),
+    ]);
   const stack = resolveStack(o);
   const env = stackEnvironment(stack);
   const credentials = env.BROKER_CREDENTIALS_FILE as string;
   if (!existsSync(credentials)) throw new Error(`no local stack in ${stack.stateDir}: testbed up`);
-  const broker = await connectBroker({
-    url: env.BROKER_URL as string,
-    ...readCredentials(credentials),
-    name: 'dlq',
-    log: () => {},
-  }).catch((error: Error) => {
-    throw new Error(`${error.message} (is the local stack up? testbed up)`);
-  });
-  try {
-    return await use(broker);
-  } finally {
-    await broker.close();
-  }
+  const patience = {
+    what: 'the broker',
+    say: (line: string) => console.error(line),
+    hopeless: () => sup.whyNotComingBack(stack.stateDir, 'broker'),
+  };
+  const once = async () => {
+    const broker = await patiently(
+      () =>
+        connectBroker({
+          url: env.BROKER_URL as string,
+          ...readCredentials(credentials),
+          name: 'dlq',
+          log: () => {},
+        }),
+      patience,
+    );
+    try {
+      return await use(broker);
+    } finally {
+      await broker.close();
+    }
+  };
+  return again ? patiently(once, patience) : once();
 }
 
 /** What JSON shows of a message: the body itself may be megabytes. */
@@ -117,7 +139,7 @@ export function addDlqCommands(program: Command): void {
     if (!o.all && o.handler === undefined && o.run === undefined && o.id === undefined)
       throw new Error('choose what to replay: --handler, --run, --id, or --all');
     const { replayDeadLetters } = await import('#local/dead-letters.ts');
-    const outcome = await withBroker(o, (b) => replayDeadLetters(b, filterOf(o)));
+    const outcome = await withBroker(o, (b) => replayDeadLetters(b, filterOf(o)), false);
     if (o.json) {
       console.log(
         JSON.stringify(

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { StackOverrides } from '#local/stack.ts';
+import type { ServiceStatus, StackOverrides, SupervisorStatus } from '#local/stack.ts';
 import type { Monitor } from '#query/monitor.ts';
 import type { RunSummary } from '#query/run-summary.ts';
 import { stackOptions } from './options.ts';
@@ -28,28 +28,35 @@ function listOptions(cmd: Command): Command {
     .option('--next <token>', 'the page after the one that printed this token');
 }
 
+/**
+ * Runs `use` against the local stack's tables. While DynamoDB is away and the stack's supervisor expects
+ * it back, it waits (saying so on stderr) and tries again; with no stack up it fails at once.
+ */
 async function withMonitor<T>(o: StackOverrides, use: (m: Monitor) => Promise<T>): Promise<T> {
-  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }] = await Promise.all([
-    import('#local/stack.ts'),
-    import('#query/context.ts'),
-    import('#query/monitor.ts'),
-  ]);
+  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }, { patiently }, dynalite, sup] =
+    await Promise.all([
+      import('#local/stack.ts'),
+      import('#query/context.ts'),
+      import('#query/monitor.ts'),
+      import('#local/retry.ts'),
+      import('#local/dynalite.ts'),
+      import('#local/supervisor.ts'),
+    ]);
   const stack = resolveStack(o);
-  const context = monitorContext({ ...process.env, ...stackEnvironment(stack) });
+  const base = monitorContext({ ...process.env, ...stackEnvironment(stack) });
+  base.db.destroy();
+  // Bounded requests: a stopped dynalite takes the connection and never answers.
+  const db = dynalite.localDynamoClient(stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
   try {
-    return await use(new Monitor(context));
-  } catch (error) {
-    if (isRefused(error))
-      throw new Error(`the local stack does not answer (dynalite on port ${stack.dynamodbPort}): testbed up`);
-    throw error;
+    return await patiently(() => use(new Monitor({ ...base, db })), {
+      what: 'DynamoDB',
+      say: (line) => console.error(line),
+      hopeless: () => sup.whyNotComingBack(stack.stateDir, 'dynalite'),
+    });
   } finally {
-    context.db.destroy();
+    db.destroy();
   }
 }
-
-const isRefused = (error: unknown): boolean =>
-  /ECONNREFUSED/.test(String((error as { code?: string })?.code ?? '')) ||
-  /ECONNREFUSED/.test(String(error instanceof Error ? error.message : ''));
 
 /** The filters a list command passes on: only those given, named as the query layer names them. */
 function owner(o: MonitorFlags): Record<string, string> {
@@ -116,6 +123,37 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 
 const hhmmss = (t: string | undefined) => (t ? t.slice(11, 23) : '?');
 
+/** The stack's parts: health, what the supervisor does with them, restarts; then what a person should know. */
+export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorStatus): string {
+  const rows = services.map((r) => ({
+    service: r.service,
+    state:
+      r.phase !== undefined && r.phase !== 'running'
+        ? r.phase
+        : r.pid === undefined
+          ? 'stopped'
+          : r.healthy
+            ? 'healthy'
+            : 'unhealthy',
+    pid: r.pid,
+    restarts: r.restarts,
+    last_restart: r.last_restart
+      ? `${hhmmss(r.last_restart.at)} ${r.last_restart.reason}`
+      : r.restarts === undefined
+        ? undefined
+        : '-',
+    address: r.address,
+  }));
+  const notes = services.filter((r) => r.message).map((r) => `${r.service}: ${r.message}`);
+  if (supervisor)
+    notes.unshift(
+      `supervisor: ${supervisor.running ? `pid ${supervisor.pid}, restarts what dies` : supervisor.message} (log ${supervisor.log})`,
+    );
+  return [table(rows, ['service', 'state', 'pid', 'restarts', 'last_restart', 'address']), ...notes].join(
+    '\n',
+  );
+}
+
 /** `testbed status EXECUTION` in words, with its run's slices, pilots and result hosts. */
 async function printWorkflowStatus(
   s: Awaited<ReturnType<Monitor['execution']>>,
@@ -161,26 +199,25 @@ export function addMonitorCommands(program: Command): void {
       else await printWorkflowStatus(s, run);
       return;
     }
-    const { resolveStack, status } = await import('#local/stack.ts');
-    const services = await status(resolveStack(o));
-    const dynamoUp = services.find((r) => r.service === 'dynalite')?.healthy === true;
-    const executions = dynamoUp
-      ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
-      : [];
-    if (o.json) console.log(JSON.stringify({ services, executions }, null, 2));
+    const [{ resolveStack, status, supervisorStatus }, { whyNotComingBack }] = await Promise.all([
+      import('#local/stack.ts'),
+      import('#local/supervisor.ts'),
+    ]);
+    const stack = resolveStack(o);
+    let services = await status(stack);
+    const dynamoUp = () => services.find((r) => r.service === 'dynalite')?.healthy === true;
+    // DynamoDB restarting (the supervisor expects it back): wait for it, then show the stack as it is.
+    const expected = !dynamoUp() && whyNotComingBack(stack.stateDir, 'dynalite') === undefined;
+    const executions =
+      dynamoUp() || expected
+        ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
+        : [];
+    if (expected) services = await status(stack);
+    const supervisor = supervisorStatus(stack);
+    if (o.json) console.log(JSON.stringify({ services, supervisor, executions }, null, 2));
     else {
-      console.log(
-        table(
-          services.map((r) => ({
-            service: r.service,
-            state: r.pid === undefined ? 'stopped' : r.healthy ? 'healthy' : 'unhealthy',
-            pid: r.pid,
-            address: r.address,
-          })),
-          ['service', 'state', 'pid', 'address'],
-        ),
-      );
-      if (dynamoUp) {
+      console.log(serviceTable(services, supervisor));
+      if (dynamoUp()) {
         console.log('\nLatest executions');
         console.log(
           executions.length === 0
@@ -197,7 +234,7 @@ export function addMonitorCommands(program: Command): void {
         );
       }
     }
-    if (!services.every((r) => r.healthy)) process.exitCode = 1;
+    if (!services.every((r) => r.healthy) || !supervisor.running) process.exitCode = 1;
   });
 
   listOptions(program.command('messages').description('messages the handlers took, newest first'))

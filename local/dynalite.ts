@@ -12,7 +12,10 @@ export const dynaliteDaemon = (stateDir: string): Daemon => ({
   logFile: join(stateDir, 'logs', 'dynalite.log'),
 });
 
-/** dynalite on loopback, its LevelDB under the state folder; resolves when it answers. */
+/**
+ * dynalite on loopback, its LevelDB under the state folder (not in memory): a restart keeps the tables and
+ * their items. Resolves when it answers.
+ */
 export async function startDynalite(stateDir: string, port: number): Promise<number> {
   const d = dynaliteDaemon(stateDir);
   const child = startDaemon(d, process.execPath, [
@@ -41,12 +44,28 @@ export async function startDynalite(stateDir: string, port: number): Promise<num
 export const stopDynalite = (stateDir: string): Promise<boolean> => stopDaemon(dynaliteDaemon(stateDir));
 export const dynalitePid = (stateDir: string): number | undefined => readPid(dynaliteDaemon(stateDir));
 
-/** A client for the local emulator: any credentials do, but the SDK insists on some. */
-export function localDynamoClient(port: number): DynamoDBClient {
+/**
+ * A client for the local emulator: any credentials do, but the SDK insists on some. `requestTimeoutMs` makes
+ * a stopped (SIGSTOP) or wedged dynalite a timeout rather than a wait without end; `maxAttempts` 1 leaves
+ * retrying to the caller (the CLI says it waits).
+ */
+export function localDynamoClient(
+  port: number,
+  o: { requestTimeoutMs?: number; maxAttempts?: number } = {},
+): DynamoDBClient {
   return new DynamoDBClient({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    ...(o.maxAttempts !== undefined && { maxAttempts: o.maxAttempts }),
+    ...(o.requestTimeoutMs !== undefined && {
+      requestHandler: {
+        requestTimeout: o.requestTimeoutMs,
+        connectionTimeout: o.requestTimeoutMs,
+        // Without it the SDK only warns and goes on waiting.
+        throwOnRequestTimeout: true,
+      },
+    }),
   });
 }
 

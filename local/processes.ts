@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,9 +21,8 @@ export function isAlive(pid: number): boolean {
 }
 
 export function readPid(d: Daemon): number | undefined {
-  if (!existsSync(d.pidFile)) return undefined;
-  const pid = Number(readFileSync(d.pidFile, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  const pid = pidInFile(d);
+  return pid !== undefined && isAlive(pid) ? pid : undefined;
 }
 
 /** Starts `command` detached from this process (it outlives the CLI), output appended to its log. */
@@ -37,10 +36,33 @@ export function startDaemon(
   mkdirSync(dirname(d.pidFile), { recursive: true });
   const log = openSync(d.logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], env });
+  // The child has its own copy: a long-lived parent (the supervisor) would leak one per start.
+  closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error(`${d.name}: could not start ${command}`);
-  writeFileSync(d.pidFile, String(child.pid));
+  const pid = child.pid;
+  child.once('exit', (code, signal) => exits.set(pid, { code, signal }));
+  writeFileSync(d.pidFile, String(pid));
   return child;
+}
+
+/** How a daemon this process started ended (only its parent can know), by pid. */
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+const exits = new Map<number, ExitStatus>();
+
+/** How the daemon with this pid, started by this process, ended; undefined if it runs or is not ours. */
+export function exitStatus(pid: number): ExitStatus | undefined {
+  return exits.get(pid);
+}
+
+/** The pid a pid file names, whether or not that process still runs. */
+export function pidInFile(d: Daemon): number | undefined {
+  if (!existsSync(d.pidFile)) return undefined;
+  const pid = Number(readFileSync(d.pidFile, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
@@ -48,12 +70,21 @@ export async function stopDaemon(d: Daemon, graceMs = 10_000): Promise<boolean> 
   const pid = readPid(d);
   rmSync(d.pidFile, { force: true });
   if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
+  signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(50);
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (isAlive(pid)) signal(pid, 'SIGKILL');
   while (isAlive(pid)) await sleep(20);
   return true;
+}
+
+/** Sends a signal to a process that may have ended meanwhile. */
+export function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // gone already
+  }
 }
 
 export function tail(file: string, lines = 15): string {

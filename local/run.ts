@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,10 +13,13 @@ import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
 import { recordedSlices, resultHostLines } from '#query/slices.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
-import { closeEnvironment, dynamoClient, tableNames } from '#runtime/env.ts';
+import { closeEnvironment, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
-import { runProgress } from './progress.ts';
+import { localDynamoClient } from './dynalite.ts';
+import { type RunProgress, runProgress } from './progress.ts';
+import { type Patience, patiently } from './retry.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
+import { whyNotComingBack } from './supervisor.ts';
 
 export interface RunOptions {
   readonly workflow: WorkflowConfig;
@@ -23,6 +27,8 @@ export interface RunOptions {
   /** Seconds to wait for the last result after the DAQ simulator has ended the run. @default 120 */
   readonly drainTimeoutS?: number;
   readonly out?: (line: string) => void;
+  /** Where the stack check and waits are said when no progress bar shows. @default stderr */
+  readonly err?: (line: string) => void;
 }
 
 /**
@@ -61,14 +67,18 @@ class RunWatch {
   }
 }
 
-async function watchBroker(stack: StackConfig, watch: RunWatch): Promise<BrokerPort> {
+async function watchBroker(stack: StackConfig, watch: RunWatch, patience: Patience): Promise<BrokerPort> {
   const env = stackEnvironment(stack);
-  const broker = await connectBroker({
-    url: env.BROKER_URL as string,
-    ...readCredentials(env.BROKER_CREDENTIALS_FILE as string),
-    name: 'monitor',
-    log: () => {},
-  });
+  const broker = await patiently(
+    () =>
+      connectBroker({
+        url: env.BROKER_URL as string,
+        ...readCredentials(env.BROKER_CREDENTIALS_FILE as string),
+        name: 'monitor',
+        log: () => {},
+      }),
+    patience,
+  );
   const topics = [destinations.epic, destinations.workers, destinations.transformer, destinations.results];
   await Promise.all(topics.map((t) => broker.subscribe(t, { ack: 'auto' }, (m) => watch.take(m.body)).ready));
   return broker;
@@ -80,7 +90,9 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   // Evaluated while the stack check runs (run from its sources, its modules take ~0.3 s to load).
   const loadingDaq = import('../functions/daq-simulator/handler.ts');
   loadingDaq.catch(() => {}); // awaited below
-  await up(o.stack, (l) => out(l));
+  const err = o.err ?? ((l: string) => console.error(l));
+  // Parts the supervisor left down are named here, and tried again.
+  await up(o.stack, err);
   Object.assign(process.env, stackEnvironment(o.stack), {
     // The DAQ simulator runs in this process: its log lines go where `testbed logs` reads them.
     TESTBED_LOG_FILE: join(o.stack.stateDir, 'logs', 'daq-simulator.log'),
@@ -90,7 +102,13 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   const expectedSlices = expectedStfs * cfg.promptProcessing.slices_per_stf;
 
   const progress = runProgress(expectedStfs, expectedSlices);
-  const db = dynamoClient();
+  // Bounded requests: a stopped dynalite takes the connection and never answers.
+  const db = localDynamoClient(o.stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
+  // Outages (a part restarting) stretch the drain deadline: it counts time the stack could answer.
+  let outageMs = 0;
+  const patience = runPatience(o.stack, progress, (ms) => {
+    outageMs += ms;
+  });
   const context: MonitorContext = { db, tableNames: tableNames(), logs: emptyLogSource };
   let slicesRecorded = 0;
   const show = () => progress.update(watch.count('stf_gen'), slicesRecorded);
@@ -124,16 +142,31 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
     clearTimeout(timer);
     await polling;
   };
-  const monitor = await watchBroker(o.stack, watch);
+  const monitor = await watchBroker(o.stack, watch, patience);
   schedule(period);
 
   try {
     const daq = await loadingDaq;
     const started = Date.now();
-    const result = (await daq.handler({ workflow: cfg, user: userInfo().username })) as { run_id: string };
-    const completed = await waitForCompletion(db, result.run_id, (o.drainTimeoutS ?? 120) * 1000);
+    // Tried again through an outage as Lambda retries an invocation: the same invocation id gets the
+    // same run, which goes on from its checkpoint.
+    const invocation = { awsRequestId: randomUUID() };
+    const result = (await patiently(
+      () => daq.handler({ workflow: cfg, user: userInfo().username }, invocation),
+      patience,
+    )) as { run_id: string };
+    const completed = await waitForCompletion(
+      db,
+      result.run_id,
+      (o.drainTimeoutS ?? 120) * 1000,
+      patience,
+      () => outageMs,
+    );
     await stopPolling();
-    const report = reportRun(result.run_id, await readRun(db, tableNames(), result.run_id));
+    const report = reportRun(
+      result.run_id,
+      await patiently(() => readRun(db, tableNames(), result.run_id), patience),
+    );
     // The bar ends on the summary's own figure.
     slicesRecorded = report.slicesDone + report.slicesFailed;
     show();
@@ -158,13 +191,43 @@ export function expectedStfCount(cfg: WorkflowConfig): number {
   return perPeriod * s.physics_period_count;
 }
 
-async function waitForCompletion(db: DynamoDBClient, runId: string, timeoutMs: number): Promise<boolean> {
+/**
+ * How `testbed run` waits out an outage: DynamoDB or the broker, told by the error; said on the progress
+ * line; hopeless once the supervisor has left that part down or no supervisor runs.
+ */
+function runPatience(stack: StackConfig, progress: RunProgress, waited: (ms: number) => void): Patience {
+  const dynamo = (e: unknown): boolean => {
+    for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; depth++) {
+      const { $metadata, message } = c as { $metadata?: unknown; message?: unknown };
+      if ($metadata !== undefined) return true;
+      if (typeof message === 'string' && message.includes(`:${stack.dynamodbPort}`)) return true;
+      c = (c as { cause?: unknown }).cause;
+    }
+    return false;
+  };
+  return {
+    what: (e) => (dynamo(e) ? 'DynamoDB' : 'the broker'),
+    say: (line) => progress.note(line),
+    hopeless: (what) => whyNotComingBack(stack.stateDir, what === 'DynamoDB' ? 'dynalite' : 'broker'),
+    waited,
+  };
+}
+
+/** Until the run is completed or the drain deadline passes, stretched by the outages met meanwhile. */
+async function waitForCompletion(
+  db: DynamoDBClient,
+  runId: string,
+  timeoutMs: number,
+  patience: Patience,
+  outageMs: () => number,
+): Promise<boolean> {
   const doc = documents(db);
   const runs = tableNames().runs;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { Item } = await doc.send(
-      new GetCommand({ TableName: runs, Key: { run_id: runId }, ConsistentRead: true }),
+  const start = Date.now();
+  while (Date.now() < start + timeoutMs + outageMs()) {
+    const { Item } = await patiently(
+      () => doc.send(new GetCommand({ TableName: runs, Key: { run_id: runId }, ConsistentRead: true })),
+      patience,
     );
     if (Item?.completion === 'completed') return true;
     await new Promise((r) => setTimeout(r, 200));

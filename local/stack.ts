@@ -1,19 +1,40 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleTransformer } from '../functions/bundling.ts';
 import { brokerDaemon, brokerPid, ensureActiveMq, startBroker, stopBroker } from './activemq.ts';
-import { createTables, dynalitePid, localDynamoClient, startDynalite, stopDynalite } from './dynalite.ts';
+import {
+  createTables,
+  dynaliteDaemon,
+  dynalitePid,
+  localDynamoClient,
+  startDynalite,
+  stopDynalite,
+} from './dynalite.ts';
 import { pilotBundle } from './pilot-launcher.ts';
 import {
   assertPortFree,
   type Daemon,
+  isAlive,
   portAccepts,
   readPid,
   startDaemon,
   stopDaemon,
+  tail,
   waitFor,
 } from './processes.ts';
 import { credentialsFile, defaultStateDir, loadOrCreateCredentials, projectRoot } from './state.ts';
+import {
+  type Part,
+  type PartName,
+  type PartPhase,
+  partNames,
+  type RestartRecord,
+  readSupervisorState,
+  type SupervisorState,
+  supervisorDaemon,
+  supervisorStateFile,
+} from './supervisor.ts';
 
 /** Where the local stack lives and listens. */
 export interface StackConfig {
@@ -93,68 +114,189 @@ export const tsNode = (entry: string): [string, string[]] => {
   return [process.execPath, [...profile, '--import', 'tsx', join(projectRoot, entry)]];
 };
 
-/** Brings broker, dynalite, runner and the monitor API up; what already runs is left alone. */
+/** The parts of the stack as the supervisor starts and watches them (local/supervisor-main.ts). */
+export function stackParts(s: StackConfig): Part[] {
+  return [
+    {
+      name: 'broker',
+      daemon: brokerDaemon(s.stateDir),
+      needs: [],
+      // A restart after SIGKILL recovers KahaDB before STOMP answers: more time than a first start.
+      start: () =>
+        startBroker({
+          stateDir: s.stateDir,
+          stompPort: s.stompPort,
+          credentials: loadOrCreateCredentials(s.stateDir),
+          readyTimeoutMs: 90_000,
+        }),
+      healthy: () => portAccepts(s.stompPort),
+    },
+    {
+      name: 'dynalite',
+      daemon: dynaliteDaemon(s.stateDir),
+      needs: [],
+      start: async () => {
+        const pid = await startDynalite(s.stateDir, s.dynamodbPort);
+        // Its LevelDB keeps the tables across restarts; this only creates what is missing.
+        const client = localDynamoClient(s.dynamodbPort, { requestTimeoutMs: 10_000 });
+        try {
+          await createTables(client, stackEnvironment(s));
+        } finally {
+          client.destroy();
+        }
+        return pid;
+      },
+      healthy: () => portAccepts(s.dynamodbPort),
+    },
+    {
+      name: 'runner',
+      daemon: runnerDaemon(s.stateDir),
+      needs: ['broker', 'dynalite'],
+      start: () => startRunner(s),
+      healthy: async (pid) => readFileSync(runnerReadyFile(s.stateDir), 'utf8').startsWith(String(pid)),
+    },
+    {
+      name: 'api',
+      daemon: apiDaemon(s.stateDir),
+      needs: [],
+      start: () => startApi(s),
+      healthy: () => portAccepts(s.apiPort),
+    },
+  ];
+}
+
+/** How long `testbed up` waits for the parts to serve (a JVM on a busy machine is slow). */
+const UP_TIMEOUT_MS = 180_000;
+
+/**
+ * Brings the stack up under its supervisor: the supervisor starts broker, dynalite, runner and the monitor
+ * API (adopting what already runs) and restarts what dies. With a supervisor running, nothing new is
+ * started: parts it left down (or someone stopped) are tried again, and this waits until all serve.
+ */
 export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<void> {
   mkdirSync(s.stateDir, { recursive: true, mode: 0o700 });
-  const credentials = loadOrCreateCredentials(s.stateDir);
-  const starts: Promise<unknown>[] = [];
-  const apiNeeded = readPid(apiDaemon(s.stateDir)) === undefined;
-  if (brokerPid(s.stateDir) === undefined) {
-    ensureActiveMq(say);
-    await assertPortFree(s.stompPort, 'broker STOMP', '--stomp-port or TESTBED_STOMP_PORT');
-    starts.push(startBroker({ stateDir: s.stateDir, stompPort: s.stompPort, credentials }));
-  }
-  if (dynalitePid(s.stateDir) === undefined) {
-    await assertPortFree(s.dynamodbPort, 'dynalite', '--dynamodb-port or TESTBED_DYNAMODB_PORT');
-    starts.push(
-      startDynalite(s.stateDir, s.dynamodbPort).then(() =>
-        createTables(localDynamoClient(s.dynamodbPort), stackEnvironment(s)),
-      ),
+  loadOrCreateCredentials(s.stateDir);
+  const sup = supervisorDaemon(s.stateDir);
+  let supervisorPid = readPid(sup);
+  const started = supervisorPid === undefined;
+  let hups = 0;
+  if (supervisorPid === undefined) {
+    // Checked here, before anything starts, so a conflict is named at once: broker and dynalite first.
+    if (brokerPid(s.stateDir) === undefined) {
+      ensureActiveMq(say);
+      await assertPortFree(s.stompPort, 'broker STOMP', '--stomp-port or TESTBED_STOMP_PORT');
+    }
+    if (dynalitePid(s.stateDir) === undefined)
+      await assertPortFree(s.dynamodbPort, 'dynalite', '--dynamodb-port or TESTBED_DYNAMODB_PORT');
+    if (readPid(apiDaemon(s.stateDir)) === undefined)
+      await assertPortFree(s.apiPort, 'monitor API', '--api-port or TESTBED_API_PORT');
+    writeFileSync(
+      stackFile(s.stateDir),
+      JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort, apiPort: s.apiPort }),
     );
+    rmSync(supervisorStateFile(s.stateDir), { force: true });
+    // Its command line names only the script; where the stack is comes in its environment, and the
+    // broker password stays in the credentials file.
+    const [node, args] = tsNode('local/supervisor-main.ts');
+    supervisorPid = startDaemon(sup, node, args, {
+      ...process.env,
+      ...stackEnvironment(s),
+      TESTBED_STOMP_PORT: String(s.stompPort),
+      TESTBED_DYNAMODB_PORT: String(s.dynamodbPort),
+      TESTBED_API_PORT: String(s.apiPort),
+    }).pid as number;
+  } else {
+    const state = await supervisorState(s.stateDir, supervisorPid);
+    hups = state.hups;
+    const again = partNames.filter((n) => ['left-down', 'stopped'].includes(state.parts[n].phase));
+    if (again.length > 0) {
+      for (const n of again) say(state.parts[n].message ?? `${n} is ${state.parts[n].phase}`);
+      say(`starting ${again.join(', ')} again`);
+      process.kill(supervisorPid, 'SIGHUP');
+      hups += 1;
+    }
   }
   // Built beside the rest, so the first run's pilots start at once. Only a head start: a launch builds
   // it when stale, so a failure here stops nothing.
   const bundling = bundleTransformer(pilotBundle(s.stateDir)).catch((error: Error) =>
     say(`transformer bundle not built yet (${error.message}): the first pilot launch builds it`),
   );
-  const started = Promise.all(starts);
-  started.catch(() => {}); // awaited below
   try {
-    // Checked after the broker's and dynalite's ports, whose messages name the usual conflict first.
-    if (apiNeeded) await assertPortFree(s.apiPort, 'monitor API', '--api-port or TESTBED_API_PORT');
-    await started;
+    await untilServing(s.stateDir, supervisorPid, hups);
   } catch (error) {
-    await down(s);
+    if (started) await down(s);
     throw error;
   }
-  writeFileSync(
-    stackFile(s.stateDir),
-    JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort, apiPort: s.apiPort }),
-  );
-  if (readPid(runnerDaemon(s.stateDir)) === undefined) {
-    const ready = runnerReadyFile(s.stateDir);
-    writeFileSync(ready, '');
-    const [node, args] = tsNode('local/runner-main.ts');
-    const child = startDaemon(runnerDaemon(s.stateDir), node, args, {
-      ...process.env,
-      ...stackEnvironment(s),
-    });
-    const pid = child.pid as number;
-    await waitFor(
-      'the local Lambda runner',
-      async () => readFileSync(ready, 'utf8').startsWith(String(pid)),
-      {
-        alive: () => readPid(runnerDaemon(s.stateDir)) !== undefined,
-        logFile: runnerDaemon(s.stateDir).logFile,
-      },
-    );
-  }
-  if (apiNeeded) await startApi(s);
   await bundling;
 }
 
-async function startApi(s: StackConfig): Promise<void> {
+/** The supervisor's state once it has written it. */
+async function supervisorState(stateDir: string, pid: number): Promise<SupervisorState> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const state = readSupervisorState(stateDir);
+    if (state !== undefined) return state;
+    if (!isAlive(pid) || Date.now() > deadline)
+      throw new Error(
+        `the stack's supervisor did not start\n--- last lines of ${supervisorDaemon(stateDir).logFile} ---\n` +
+          tail(supervisorDaemon(stateDir).logFile),
+      );
+    await sleep(50);
+  }
+}
+
+/** Waits until every part serves; fails with the supervisor's message when one is left down. */
+async function untilServing(stateDir: string, pid: number, hups: number): Promise<void> {
+  const deadline = Date.now() + UP_TIMEOUT_MS;
+  for (;;) {
+    const state = await supervisorState(stateDir, pid);
+    if (state.hups >= hups) {
+      const parts = partNames.map((n) => [n, state.parts[n]] as const);
+      const down = parts.filter(([, p]) => p.phase === 'left-down' || p.phase === 'stopped');
+      if (down.length > 0)
+        throw new Error(
+          down
+            .map(
+              ([n, p]) =>
+                `${p.message ?? `${n}: ${p.phase}`}\n--- last lines of ${p.log} ---\n${tail(p.log)}`,
+            )
+            .join('\n'),
+        );
+      if (parts.every(([, p]) => p.phase === 'running' && p.healthy)) return;
+      if (Date.now() > deadline) {
+        const waiting = parts.filter(([, p]) => !(p.phase === 'running' && p.healthy));
+        throw new Error(
+          `not serving within ${UP_TIMEOUT_MS / 1000} s: ${waiting.map(([n, p]) => `${n} (${p.message ?? p.phase})`).join(', ')}`,
+        );
+      }
+    }
+    await sleep(100);
+  }
+}
+
+/** Starts the local Lambda runner; resolves with its pid once it said it is ready. */
+export async function startRunner(s: StackConfig): Promise<number> {
+  const ready = runnerReadyFile(s.stateDir);
+  mkdirSync(dirname(ready), { recursive: true });
+  writeFileSync(ready, '');
+  const [node, args] = tsNode('local/runner-main.ts');
+  const child = startDaemon(runnerDaemon(s.stateDir), node, args, {
+    ...process.env,
+    ...stackEnvironment(s),
+  });
+  const pid = child.pid as number;
+  await waitFor('the local Lambda runner', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
+    alive: () => isAlive(pid),
+    logFile: runnerDaemon(s.stateDir).logFile,
+    timeoutMs: 60_000,
+  });
+  return pid;
+}
+
+/** Starts the monitor API; resolves with its pid once it listens. */
+export async function startApi(s: StackConfig): Promise<number> {
   const ready = apiReadyFile(s.stateDir);
+  mkdirSync(dirname(ready), { recursive: true });
   writeFileSync(ready, '');
   const [node, args] = tsNode('local/api/main.ts');
   const child = startDaemon(apiDaemon(s.stateDir), node, args, {
@@ -164,20 +306,25 @@ async function startApi(s: StackConfig): Promise<void> {
   });
   const pid = child.pid as number;
   await waitFor('the monitor API', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
-    alive: () => readPid(apiDaemon(s.stateDir)) !== undefined,
+    alive: () => isAlive(pid),
     logFile: apiDaemon(s.stateDir).logFile,
+    timeoutMs: 60_000,
   });
+  return pid;
 }
 
-/** Stops the monitor API, pilots, runner, broker and dynalite; leaves their data for the next `up`. */
+/**
+ * Stops the supervisor first (so it restarts nothing of what follows), then the monitor API, pilots,
+ * runner, broker and dynalite; leaves their data for the next `up`.
+ */
 export async function down(s: StackConfig): Promise<string[]> {
   const stopped: string[] = [];
+  if (await stopDaemon(supervisorDaemon(s.stateDir), 5_000)) stopped.push('supervisor');
   if (await stopDaemon(apiDaemon(s.stateDir), 5_000)) stopped.push('api');
   // The runner first: its worker adjuster and watchdog would start pilots again for a run still open.
   if (await stopDaemon(runnerDaemon(s.stateDir))) stopped.push('runner');
   const pilotsDir = join(s.stateDir, 'run', 'pilots');
   if (existsSync(pilotsDir)) {
-    const { readdirSync } = await import('node:fs');
     for (const f of readdirSync(pilotsDir).filter((f) => f.endsWith('.pid'))) {
       const pilot: Daemon = { name: f, pidFile: join(pilotsDir, f), logFile: '' };
       if (await stopDaemon(pilot, 5_000)) stopped.push(`pilot ${f.replace(/\.pid$/, '')}`);
@@ -194,24 +341,46 @@ export interface ServiceStatus {
   readonly pid?: number;
   readonly address?: string;
   readonly healthy: boolean;
+  /** Its log file. */
   readonly detail?: string;
+  /** What the supervisor does with it (running, restarting, waiting, left-down, stopped…); none without one. */
+  readonly phase?: PartPhase;
+  readonly restarts?: number;
+  readonly last_restart?: RestartRecord;
+  /** Why it waits or was left down, naming its log. */
+  readonly message?: string;
 }
 
+/** Each part's health as seen from here, with what the supervisor says of it. */
 export async function status(s: StackConfig): Promise<ServiceStatus[]> {
+  const supervisor = readSupervisorState(s.stateDir);
   const brokerP = brokerPid(s.stateDir);
   const dynP = dynalitePid(s.stateDir);
   const runP = readPid(runnerDaemon(s.stateDir));
   const apiP = readPid(apiDaemon(s.stateDir));
   const tablesOk = async () => {
     if (dynP === undefined) return false;
+    // Bounded: a stopped (SIGSTOP) dynalite takes the connection but never answers.
+    const client = localDynamoClient(s.dynamodbPort, { requestTimeoutMs: 5_000, maxAttempts: 1 });
     try {
       const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
-      const names =
-        (await localDynamoClient(s.dynamodbPort).send(new ListTablesCommand({}))).TableNames ?? [];
+      const names = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
       return names.length > 0;
     } catch {
       return false;
+    } finally {
+      client.destroy();
     }
+  };
+  const supervised = (name: PartName) => {
+    const p = supervisor?.parts[name];
+    if (p === undefined) return {};
+    return {
+      phase: p.phase,
+      restarts: p.restarts,
+      ...(p.last_restart && { last_restart: p.last_restart }),
+      ...(p.message && { message: p.message }),
+    };
   };
   return [
     {
@@ -220,18 +389,22 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       address: `stomp://127.0.0.1:${s.stompPort}`,
       healthy: brokerP !== undefined && (await portAccepts(s.stompPort)),
       detail: brokerDaemon(s.stateDir).logFile,
+      ...supervised('broker'),
     },
     {
       service: 'dynalite',
       pid: dynP,
       address: `http://127.0.0.1:${s.dynamodbPort}`,
       healthy: await tablesOk(),
+      detail: dynaliteDaemon(s.stateDir).logFile,
+      ...supervised('dynalite'),
     },
     {
       service: 'runner',
       pid: runP,
       healthy: runP !== undefined,
       detail: runnerDaemon(s.stateDir).logFile,
+      ...supervised('runner'),
     },
     {
       service: 'api',
@@ -239,6 +412,28 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       address: `http://127.0.0.1:${s.apiPort}`,
       healthy: apiP !== undefined && (await portAccepts(s.apiPort)),
       detail: apiDaemon(s.stateDir).logFile,
+      ...supervised('api'),
     },
   ];
+}
+
+/** The supervisor as `testbed status` shows it, beside the parts. */
+export interface SupervisorStatus {
+  readonly pid?: number;
+  readonly running: boolean;
+  readonly log: string;
+  readonly message?: string;
+}
+
+export function supervisorStatus(s: StackConfig): SupervisorStatus {
+  const d = supervisorDaemon(s.stateDir);
+  const pid = readPid(d);
+  return {
+    ...(pid !== undefined && { pid }),
+    running: pid !== undefined,
+    log: d.logFile,
+    ...(pid === undefined && {
+      message: 'not running: nothing restarts a part that dies (testbed up starts it)',
+    }),
+  };
 }

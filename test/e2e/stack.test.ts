@@ -22,7 +22,7 @@ describe('testbed up, status, down', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('brings broker, dynalite and runner up healthy', async () => {
+  it('brings broker, dynalite, runner and API up healthy, under a running supervisor', async () => {
     // Act
     const upResult = await testbed(['up'], env);
     const statusResult = await testbed(['status', '--json'], env);
@@ -38,6 +38,7 @@ describe('testbed up, status, down', () => {
       ['api', true],
     ]);
     expect(rows[0]?.address).toBe(`stomp://127.0.0.1:${env.TESTBED_STOMP_PORT}`);
+    expect(JSON.parse(statusResult.stdout).supervisor.running).toBe(true);
   });
 
   it('keeps the generated credentials readable by their owner only, and out of the logs', () => {
@@ -79,8 +80,8 @@ describe('testbed up, status, down', () => {
     // Act
     const result = await testbed(['down'], env);
     // Assess
-    expect(result.stdout).toContain('stopped: api, runner, broker, dynalite');
-    expect(pids).toHaveLength(4);
+    expect(result.stdout).toContain('stopped: supervisor, api, runner, broker, dynalite');
+    expect(pids).toHaveLength(5);
     expect(pids.filter(isAlive)).toEqual([]);
   });
 });
