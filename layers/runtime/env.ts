@@ -39,11 +39,18 @@ export function tableNames(env: NodeJS.ProcessEnv = process.env): Record<TableNa
   ) as Record<TableName, string>;
 }
 
+/**
+ * Bounded waits: without them a request to a DynamoDB that stopped answering hangs until the Lambda times out;
+ * with them it fails as a transient error (layers/runtime/failures.ts), which is retried.
+ */
+const requestHandler = { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true };
+
 export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   const endpoint = env.DYNAMODB_ENDPOINT;
-  if (!endpoint) return new DynamoDBClient({});
+  if (!endpoint) return new DynamoDBClient({ requestHandler });
   // The local emulator takes any credentials, but the SDK wants some.
   return new DynamoDBClient({
+    requestHandler,
     endpoint,
     region: env.AWS_REGION ?? 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
