@@ -47,8 +47,9 @@ export interface ReceivedMessage {
   /** Acknowledges the message. A no-op in `auto` mode and once the connection it came on is gone. */
   ack(): void;
   /**
-   * Refuses the message. ActiveMQ treats a STOMP NACK as poison: its redelivery policy delivers it again
-   * later and finally parks it in `DLQ.<queue>`. A no-op in `auto` mode and once its connection is gone.
+   * Refuses the message for good. ActiveMQ treats a STOMP NACK as poison and, without a redelivery plugin,
+   * parks it in `DLQ.<queue>` at once, with no reason: to retry, leave it unacked; to refuse, park it with a
+   * reason and ack it. A no-op in `auto` mode and once its connection is gone.
    */
   nack(): void;
 }

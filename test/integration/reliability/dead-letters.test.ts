@@ -104,14 +104,11 @@ describe('Dead letters: parking with a reason, listing, replaying', () => {
   });
 
   it('lists what a handler refused, what the runner parked and what the broker parked, with handler, run and reason', async () => {
-    // Prepare: the runner counting on more redeliveries than the broker allows leaves the parking to the broker
-    await run(
-      'resume_run',
-      async () => {
-        throw new Error('always');
-      },
-      REDELIVERIES + 5,
-    );
+    // Prepare: a consumer that NACKs leaves the parking to the broker, which records no reason
+    const nacking = port.subscribe('/queue/swf.handler.resume_run', { ack: 'client-individual' }, (m) => {
+      m.nack();
+    });
+    await nacking.ready;
     await run(
       'run_stop',
       mqHandler(
@@ -140,6 +137,7 @@ describe('Dead letters: parking with a reason, listing, replaying', () => {
     expect(refused).toMatchObject({ handler: 'run_stop', original_queue: 'swf.handler.run_stop' });
     expect(refused.reason).toMatch(/^run_stop\.created_at: .*expected string/);
     expect(all.map((l) => l.handler).sort()).toEqual(['resume_run', 'run_stop']);
+    await nacking.unsubscribe();
   });
 
   it('replays the chosen messages to their queue without the dlq_* headers, and only those', async () => {
@@ -179,11 +177,14 @@ describe('Dead letters: parking with a reason, listing, replaying', () => {
   });
 
   it('completes the work of a message parked while a fault lasted, once the fault is gone and it is replayed', async () => {
-    // Prepare: a handler that fails while its table is "down"
+    // Prepare: a handler that fails while its table is gone (not a transient failure: it spends redeliveries)
     let down = true;
     const handled: string[] = [];
     await run('transformer_end', async (e) => {
-      if (down) throw new Error('ECONNREFUSED 127.0.0.1:4567');
+      if (down)
+        throw Object.assign(new Error('Cannot do operations on a non-existent table'), {
+          name: 'ResourceNotFoundException',
+        });
       handled.push(...e.messages.map((m) => m.properties.run_id as string));
     });
     const sent = encodeMessage(makeMessage('transformer_end', '100025', { id: '100025-p01' }));
@@ -194,7 +195,7 @@ describe('Dead letters: parking with a reason, listing, replaying', () => {
     const outcome = await replayDeadLetters(port, { handler: 'transformer_end' });
     await until('the replayed message handled', async () => (handled.length > 0 ? true : undefined));
     // Assess
-    expect(letter.reason).toMatch(/failed 3 times, last: ECONNREFUSED/);
+    expect(letter.reason).toMatch(/failed 3 times, last: .*non-existent table/);
     expect(outcome.replayed.map((l) => l.id)).toEqual([letter.id]);
     expect(handled).toEqual(['100025']);
     expect(await listDeadLetters(port, { handler: 'transformer_end' })).toEqual([]);
