@@ -319,31 +319,12 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
  * that was read: a transformer_end recorded meanwhile, or a newer attempt, wins. A late transformer_end of
  * this attempt still turns it into 'ended'. Returns whether it was marked.
  */
-export async function markLost(
+export function markLost(
   deps: Pick<PilotSlotDeps, 'db' | 'tableNames'>,
   record: PilotRecord,
   at: string = nowTimestamp(),
 ): Promise<boolean> {
-  return conditional(
-    documents(deps.db).send(
-      new UpdateCommand({
-        TableName: deps.tableNames.pilots,
-        Key: { run_id: record.run_id, pilot_id: record.pilot_id },
-        UpdateExpression: 'SET #state = :lost, lost_at = :at',
-        ConditionExpression:
-          '#state IN (:requested, :running) AND ' +
-          (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':lost': 'lost',
-          ':at': at,
-          ':requested': 'requested',
-          ':running': 'running',
-          ...(record.attempts !== undefined && { ':seen': record.attempts }),
-        },
-      }),
-    ),
-  );
+  return settleLive(deps, record, { state: 'lost', lost_at: at });
 }
 
 /**
@@ -351,26 +332,37 @@ export async function markLost(
  * or not yet: the broker or the handlers may be away), if its record is still the attempt that was read. Its
  * slot keeps its attempts: nothing failed. A transformer_end handled later still fills in its slice count.
  */
-export async function markEnded(
+export function markEnded(
   deps: Pick<PilotSlotDeps, 'db' | 'tableNames'>,
   record: PilotRecord,
   reason: string,
   at: string = nowTimestamp(),
 ): Promise<boolean> {
+  return settleLive(deps, record, { state: 'ended', ended_at: at, end_reason: reason });
+}
+
+/** Writes `fields` to a pilot still live and still at the attempt read; returns whether it was written. */
+function settleLive(
+  deps: Pick<PilotSlotDeps, 'db' | 'tableNames'>,
+  record: PilotRecord,
+  fields: Readonly<Record<string, string>>,
+): Promise<boolean> {
+  const names = Object.keys(fields);
   return conditional(
     documents(deps.db).send(
       new UpdateCommand({
         TableName: deps.tableNames.pilots,
         Key: { run_id: record.run_id, pilot_id: record.pilot_id },
-        UpdateExpression: 'SET #state = :ended, ended_at = :at, end_reason = :reason',
+        UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
         ConditionExpression:
           '#state IN (:requested, :running) AND ' +
           (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
-        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])),
+        },
         ExpressionAttributeValues: {
-          ':ended': 'ended',
-          ':at': at,
-          ':reason': reason,
+          ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])),
           ':requested': 'requested',
           ':running': 'running',
           ...(record.attempts !== undefined && { ':seen': record.attempts }),
