@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
+import { browseQueue } from '#local/dead-letters.ts';
 import { type Runner, startRunner } from '#local/runner.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
+import { eventually } from '../../support/local-stack.ts';
 
 const route = (t: string) => {
   const r = routeFor(t);
@@ -12,31 +14,9 @@ const route = (t: string) => {
   return r;
 };
 
-/** Polls `probe` until it holds, failing with `what` after `timeoutMs`. */
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Browses a queue to its end: the messages stay, and the broker must answer while it is busy elsewhere. */
-async function browse(port: BrokerPort, queue: string): Promise<number> {
-  let count = 0;
-  let end: () => void = () => {};
-  const ended = new Promise<void>((resolve) => {
-    end = resolve;
-  });
-  const sub = port.subscribe(`/queue/${queue}`, { ack: 'auto', browse: true }, (m) => {
-    if (m.headers.browser === 'end') end();
-    else count++;
-  });
-  await sub.ready;
-  await ended;
-  await sub.unsubscribe();
-  return count;
-}
+/** How many messages a queue holds, browsed to its end (they stay). */
+const browse = async (port: BrokerPort, queue: string): Promise<number> =>
+  (await browseQueue(port, queue)).length;
 
 const POISONED = ['start_run', 'pause_run', 'resume_run', 'end_run'];
 const PER_QUEUE = 80;
@@ -81,13 +61,20 @@ describe('Local Lambda runner under a burst of failing batches', () => {
         Array.from({ length: PER_QUEUE }, (_, i) => port.publish(`/queue/${queue}`, `{"n": ${i}}`)),
       ),
     );
-    await until('every poison message parked', () => runner?.stats.parked === POISONED.length * PER_QUEUE);
+    await eventually(
+      'every poison message parked',
+      () => runner?.stats.parked === POISONED.length * PER_QUEUE,
+      120_000,
+    );
     const parked = await Promise.all(poisoned.map((q) => browse(port, `DLQ.${q}`)));
     failing = false;
     for (const queue of [...poisoned, handlerQueue(route('stf_gen'))])
       await port.publish(`/queue/${queue}`, '{"n": "after"}');
-    await until('the fresh messages and the waiting ones handled', () =>
-      [...POISONED, 'stf_gen'].every((t) => (handled.get(t) ?? 0) >= (t === 'stf_gen' ? PER_QUEUE + 1 : 1)),
+    await eventually(
+      'the fresh messages and the waiting ones handled',
+      () =>
+        [...POISONED, 'stf_gen'].every((t) => (handled.get(t) ?? 0) >= (t === 'stf_gen' ? PER_QUEUE + 1 : 1)),
+      60_000,
     );
     const { stats } = runner;
     await runner.stop(2000);

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
+import { browseQueue } from '#local/dead-letters.ts';
 import { createTables, localDynamoClient, startDynalite, stopDynalite } from '#local/dynalite.ts';
 import { freePort, portAccepts } from '#local/processes.ts';
 import { runnerReadyFile } from '#local/stack.ts';
@@ -16,32 +17,12 @@ import { deadLetterQueue, routes } from '#routes/route-table.ts';
 import { tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
+import { eventually } from '../../support/local-stack.ts';
 import { testDir } from '../../support/temp.ts';
 
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Browses a queue to its end and counts what it holds. */
-async function depth(port: BrokerPort, queue: string): Promise<number> {
-  let count = 0;
-  let end: () => void = () => {};
-  const ended = new Promise<void>((resolve) => {
-    end = resolve;
-  });
-  const sub = port.subscribe(`/queue/${queue}`, { ack: 'auto', browse: true }, (m) => {
-    if (m.headers.browser === 'end') end();
-    else count++;
-  });
-  await sub.ready;
-  await ended;
-  await sub.unsubscribe();
-  return count;
-}
+/** How many messages a queue holds, browsed to its end (they stay). */
+const depth = async (port: BrokerPort, queue: string): Promise<number> =>
+  (await browseQueue(port, queue)).length;
 
 /** local/runner-main.ts as `testbed up` starts it, its JSON log lines kept. */
 interface RunnerProcess {
@@ -93,7 +74,7 @@ describe('Process: the local runner (local/runner-main.ts)', () => {
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const r = { child, lines, exit };
     running = r;
-    await until('the runner ready', () => existsSync(ready) || child.exitCode !== null);
+    await eventually('the runner ready', () => existsSync(ready) || child.exitCode !== null, 60_000);
     if (child.exitCode !== null) throw new Error(`the runner exited: ${lines.join('\n')}`);
     return r;
   }
@@ -161,9 +142,9 @@ describe('Process: the local runner (local/runner-main.ts)', () => {
     await dynamoDown();
     // Act
     await sendStfs(runId, 20);
-    await until('the runner waiting for DynamoDB', () => waits(runner) >= 2);
+    await eventually('the runner waiting for DynamoDB', () => waits(runner) >= 2, 60_000);
     await dynamoUp();
-    await until('every STF registered', async () => (await registered(runId)) === 20);
+    await eventually('every STF registered', async () => (await registered(runId)) === 20, 60_000);
     // Assess
     const parked = await Promise.all(routes.map((r) => depth(port, deadLetterQueue(r))));
     expect(parked.reduce((a, b) => a + b, 0)).toBe(0);
@@ -182,7 +163,7 @@ describe('Process: the local runner (local/runner-main.ts)', () => {
       const runner = await startRunnerProcess();
       await dynamoDown();
       await sendStfs(String(nextRun++), 3);
-      await until('the runner waiting for DynamoDB', () => waits(runner) >= 1);
+      await eventually('the runner waiting for DynamoDB', () => waits(runner) >= 1, 60_000);
       await disturb();
       // Act
       runner.child.kill('SIGTERM');
