@@ -14,6 +14,7 @@ import {
   pilotDefaults,
   pilotStatus,
   queryPilots,
+  spentAttempts,
   startInSlot,
   transformerEnv,
 } from './pilots.ts';
@@ -52,6 +53,8 @@ export interface WatchOutcome {
   readonly lost: string[];
   /** Started again in their slot (a new attempt). */
   readonly replaced: string[];
+  /** Ended normally while their run is still open: started again, spending no attempt. */
+  readonly refilled: string[];
   /** Lost with every attempt spent: left lost. */
   readonly exhausted: string[];
   /** Lost but still running (silent, hung): asked to stop; replaced once gone. */
@@ -93,7 +96,14 @@ export async function watchPilots(deps: WatchdogDeps, o: WatchdogOptions = {}): 
   const outcomes: WatchOutcome[] = [];
   for (const { run, pilots } of runs) outcomes.push(await watchRun(deps, run, pilots, heard, o));
   return outcomes.filter(
-    (x) => x.ended.length + x.lost.length + x.replaced.length + x.exhausted.length + x.stopping.length > 0,
+    (x) =>
+      x.ended.length +
+        x.lost.length +
+        x.replaced.length +
+        x.refilled.length +
+        x.exhausted.length +
+        x.stopping.length >
+      0,
   );
 }
 
@@ -154,7 +164,15 @@ async function watchRun(
   o: WatchdogOptions,
 ): Promise<WatchOutcome> {
   const runId = run.run_id;
-  const outcome: WatchOutcome = { runId, ended: [], lost: [], replaced: [], exhausted: [], stopping: [] };
+  const outcome: WatchOutcome = {
+    runId,
+    ended: [],
+    lost: [],
+    replaced: [],
+    refilled: [],
+    exhausted: [],
+    stopping: [],
+  };
   const log = deps.log.child({ service: 'pilot-watchdog', run_id: runId });
   const intervalS = intervalOf(run);
   // Slots above the run's target were scaled away on purpose: nothing to replace there.
@@ -238,13 +256,12 @@ async function watchRun(
         recorded_state: p.state,
       });
     } else if (!givenUp(p)) {
+      if (p.state === 'ended') await refill(deps, run, p, outcome, log, o.abandonAfterS ?? 3600);
       continue;
     }
     await replace(deps, run, { ...p, state: 'lost' }, alive, outcome, log, {
       silentS: silentS(p, now()),
       abandonAfterS: o.abandonAfterS ?? 3600,
-      // The same environment the worker adjuster gives a pilot of this run, payload included.
-      env: transformerEnv(run.config ?? {}),
     });
   }
   return outcome;
@@ -257,9 +274,9 @@ async function replace(
   knownAlive: boolean | undefined,
   outcome: WatchOutcome,
   log: WatchdogDeps['log'],
-  o: { silentS: number; abandonAfterS: number; env: Record<string, string> },
+  o: { silentS: number; abandonAfterS: number },
 ): Promise<void> {
-  if ((p.attempts ?? 0) >= MAX_PILOT_ATTEMPTS) {
+  if (spentAttempts(p) >= MAX_PILOT_ATTEMPTS) {
     // Reported once, when it is marked lost; later passes leave the slot quietly.
     if (outcome.lost.includes(p.pilot_id)) {
       outcome.exhausted.push(p.pilot_id);
@@ -280,14 +297,49 @@ async function replace(
     log.info('lost pilot still running: asked to stop before it is replaced', { pilot_id: p.pilot_id });
     return;
   }
-  const started = await startInSlot(deps, {
+  if (await startAgain(deps, run, p, log, false)) outcome.replaced.push(p.pilot_id);
+}
+
+/**
+ * A slot whose pilot ended normally (it idled out while DynamoDB or the handlers were away, say, or the stack
+ * was stopped) while its run is still open gets a pilot again, spending no attempt: the run still wants its
+ * workers, and without them it would wait for good. A slot left for longer than `abandonAfterS` stays empty.
+ */
+async function refill(
+  deps: WatchdogDeps,
+  run: OpenRun,
+  p: PilotRecord,
+  outcome: WatchOutcome,
+  log: WatchdogDeps['log'],
+  abandonAfterS: number,
+): Promise<void> {
+  if (silentS(p, (deps.now ?? Date.now)()) > abandonAfterS) return;
+  if (await deps.launcher.isAlive(run.run_id, p.pilot_id)) return;
+  if (!(await startAgain(deps, run, p, log, true))) return;
+  outcome.refilled.push(p.pilot_id);
+  log.info('pilot ended while its run is still open: slot refilled', {
+    pilot_id: p.pilot_id,
+    slot: p.slot,
+    end_reason: p.end_reason,
+  });
+}
+
+function startAgain(
+  deps: WatchdogDeps,
+  run: OpenRun,
+  p: PilotRecord,
+  log: WatchdogDeps['log'],
+  refill: boolean,
+): Promise<boolean> {
+  return startInSlot(deps, {
     runId: run.run_id,
     slot: p.slot as number,
     record: p,
     requestedAt: fromEpochMicros(Math.round((deps.now ?? Date.now)() * 1000)),
     taskId: run.task_id,
     namespace: run.namespace ?? '',
-    env: o.env,
+    // The same environment the worker adjuster gives a pilot of this run, payload included.
+    env: transformerEnv(run.config ?? {}),
     ...(typeof run.config?.num_cores_per_worker === 'number' && {
       resources: {
         cores: run.config.num_cores_per_worker,
@@ -295,6 +347,6 @@ async function replace(
       },
     }),
     log,
+    refill,
   });
-  if (started) outcome.replaced.push(p.pilot_id);
 }

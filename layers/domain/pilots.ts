@@ -77,7 +77,13 @@ export interface PilotRecord {
   readonly lost_at?: string;
   /** Why it ended, when its launcher told (an exit seen before, or instead of, its transformer_end). */
   readonly end_reason?: string;
+  /** Attempts that refilled the slot after a normal end (not a failure): they do not count toward the limit. */
+  readonly refills?: number;
 }
+
+/** The attempts a slot has spent on failures: all of them but the refills after a normal end. */
+export const spentAttempts = (p: Pick<PilotRecord, 'attempts' | 'refills'> | undefined): number =>
+  (p?.attempts ?? 0) - (p?.refills ?? 0);
 
 /** Transformer settings when neither the message nor the run's config gives them. */
 export const pilotDefaults = {
@@ -256,6 +262,8 @@ export interface SlotStart {
   readonly env: Record<string, string>;
   readonly resources?: PilotSpec['resources'];
   readonly log: Logger;
+  /** The slot's last pilot ended normally (idled out, say) and its run still wants it: spends no attempt. */
+  readonly refill?: boolean;
 }
 
 /**
@@ -267,7 +275,7 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
   const doc = documents(deps.db);
   const pilotId = pilotIdFor(s.runId, s.slot);
   const seen = s.record?.attempts;
-  if ((seen ?? 0) >= MAX_PILOT_ATTEMPTS) {
+  if (!s.refill && spentAttempts(s.record) >= MAX_PILOT_ATTEMPTS) {
     s.log.warn('pilot slot has had all its attempts: not started again', {
       pilot_id: pilotId,
       attempts: seen,
@@ -284,6 +292,7 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
         UpdateExpression:
           'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
           (s.taskId !== undefined ? ', task_id = :task_id' : '') +
+          (s.refill ? ', refills = if_not_exists(refills, :zero) + :one' : '') +
           ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done, lost_at, end_reason',
         ConditionExpression: seen === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
         ExpressionAttributeNames: { '#state': 'state' },
@@ -294,6 +303,7 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
           ':attempt': attempt,
           ...(s.taskId !== undefined && { ':task_id': s.taskId }),
           ...(seen !== undefined && { ':seen': seen }),
+          ...(s.refill && { ':zero': 0, ':one': 1 }),
         },
       }),
     ),

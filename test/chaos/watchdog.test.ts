@@ -150,7 +150,7 @@ describe('Pilot watchdog', () => {
 
     // Assess
     expect(outcomes).toEqual([
-      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+      { runId, ended: [], lost: [p01], replaced: [p01], refilled: [], exhausted: [], stopping: [] },
     ]);
     expect(await pilot(runId, p01)).toMatchObject({
       state: 'requested',
@@ -162,7 +162,7 @@ describe('Pilot watchdog', () => {
     await stopPilot(runId, p01);
   });
 
-  it('marks a running pilot that idled out ended, not lost, though its transformer_end was never recorded', async () => {
+  it('marks a pilot that idled out ended, not lost, though its transformer_end was never recorded, and refills its slot while the run is open without spending an attempt', async () => {
     // Prepare: a real transformer that idles out; with no runner here its transformer_end is recorded nowhere.
     const runId = await openRun();
     const p01 = pilotIdFor(runId, 1);
@@ -175,15 +175,15 @@ describe('Pilot watchdog', () => {
     const next = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(outcomes).toEqual([{ runId, ended: [p01], lost: [], replaced: [], exhausted: [], stopping: [] }]);
-    expect(next).toEqual([]);
-    expect(await pilot(runId, p01)).toMatchObject({
-      state: 'ended',
-      attempts: 1,
-      end_reason: 'exit 0 (idle_timeout)',
-    });
+    expect(outcomes).toEqual([
+      { runId, ended: [p01], lost: [], replaced: [], refilled: [], exhausted: [], stopping: [] },
+    ]);
+    expect(next).toEqual([
+      { runId, ended: [], lost: [], replaced: [], refilled: [p01], exhausted: [], stopping: [] },
+    ]);
+    expect(await pilot(runId, p01)).toMatchObject({ attempts: 2, refills: 1 });
     expect((await pilot(runId, p01))?.lost_at).toBeUndefined();
-    expect(await launcher.isAlive(runId, p01)).toBe(false);
+    await stopPilot(runId, p01);
   });
 
   it('marks a requested pilot that drained on SIGTERM before its start was recorded ended', async () => {
@@ -198,7 +198,9 @@ describe('Pilot watchdog', () => {
     const outcomes = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(outcomes).toEqual([{ runId, ended: [p01], lost: [], replaced: [], exhausted: [], stopping: [] }]);
+    expect(outcomes).toEqual([
+      { runId, ended: [p01], lost: [], replaced: [], refilled: [], exhausted: [], stopping: [] },
+    ]);
     expect(await pilot(runId, p01)).toMatchObject({
       state: 'ended',
       attempts: 1,
@@ -225,7 +227,7 @@ describe('Pilot watchdog', () => {
 
     // Assess
     expect(outcomes).toEqual([
-      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+      { runId, ended: [], lost: [p01], replaced: [p01], refilled: [], exhausted: [], stopping: [] },
     ]);
     expect(lines.find((l) => l.msg === 'pilot lost')).toMatchObject({
       why: 'gone',
@@ -257,14 +259,14 @@ describe('Pilot watchdog', () => {
 
     // Assess
     expect(outcomes).toEqual([
-      { runId, ended: [], lost: [p01], replaced: [p01], exhausted: [], stopping: [] },
+      { runId, ended: [], lost: [p01], replaced: [p01], refilled: [], exhausted: [], stopping: [] },
     ]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2 });
     await eventually(`${p01} attempt 2 alive`, () => launcher.isAlive(runId, p01));
     await stopPilot(runId, p01);
   });
 
-  it('leaves a pilot whose transformer_end is recorded while its exit is being confirmed', async () => {
+  it('counts a pilot whose transformer_end is recorded while its exit is being confirmed as ended, not lost', async () => {
     // Prepare
     const runId = await openRun();
     const p01 = await putPilot(runId, 1, {
@@ -282,9 +284,13 @@ describe('Pilot watchdog', () => {
     // Act
     const outcomes = await watchPilots(ending, { runId });
 
-    // Assess
-    expect(outcomes).toEqual([]);
-    expect(await pilot(runId, p01)).toMatchObject({ state: 'ended', attempts: 1 });
+    // Assess: not lost; its run still open, its slot gets a pilot again without spending an attempt
+    expect(outcomes).toEqual([
+      { runId, ended: [], lost: [], replaced: [], refilled: [p01], exhausted: [], stopping: [] },
+    ]);
+    expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2, refills: 1 });
+    await eventually(`${p01} started`, () => launcher.isAlive(runId, p01));
+    await stopPilot(runId, p01);
   });
 
   it('stops a silent pilot only while another pilot is heard, and replaces it once gone, though it ended', async () => {
@@ -315,11 +321,13 @@ describe('Pilot watchdog', () => {
     // Assess
     expect(allSilent).toEqual([]);
     expect(oneSilent).toEqual([
-      { runId, ended: [], lost: [p01], replaced: [], exhausted: [], stopping: [p01] },
+      { runId, ended: [], lost: [p01], replaced: [], refilled: [], exhausted: [], stopping: [p01] },
     ]);
     expect(ended).toMatchObject({ state: 'ended', slices_done: 3, attempts: 1 });
     expect(ended?.lost_at).toBeDefined();
-    expect(afterExit).toEqual([{ runId, ended: [], lost: [], replaced: [p01], exhausted: [], stopping: [] }]);
+    expect(afterExit).toEqual([
+      { runId, ended: [], lost: [], replaced: [p01], refilled: [], exhausted: [], stopping: [] },
+    ]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 2 });
     expect((await pilot(runId, p01))?.lost_at).toBeUndefined();
     expect(await pilot(runId, p02)).toMatchObject({ state: 'running', attempts: 1 });
@@ -341,7 +349,9 @@ describe('Pilot watchdog', () => {
     const second = await watchPilots(deps, { runId, confirmGoneMs: 50 });
 
     // Assess
-    expect(first).toEqual([{ runId, ended: [], lost: [p01], replaced: [], exhausted: [p01], stopping: [] }]);
+    expect(first).toEqual([
+      { runId, ended: [], lost: [p01], replaced: [], refilled: [], exhausted: [p01], stopping: [] },
+    ]);
     expect(second).toEqual([]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'lost', attempts: 3 });
     expect(await launcher.isAlive(runId, p01)).toBe(false);
@@ -358,7 +368,7 @@ describe('Pilot watchdog', () => {
 
     // Assess
     expect(outcomes).toEqual([
-      { runId, ended: [], lost: [p02], replaced: [p02], exhausted: [], stopping: [] },
+      { runId, ended: [], lost: [p02], replaced: [p02], refilled: [], exhausted: [], stopping: [] },
     ]);
     expect(await pilot(runId, p01)).toMatchObject({ state: 'requested', attempts: 1 });
     await stopPilot(runId, p02);
