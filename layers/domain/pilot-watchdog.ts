@@ -67,7 +67,16 @@ interface OpenRun {
   readonly namespace?: string;
   readonly task_id?: number;
   readonly config?: RunConfig;
+  readonly registered_stfs?: Set<number>;
+  readonly completed_stfs?: Set<number>;
 }
+
+/** Refills of one slot at most: a run whose slices are gone for good does not start pilots forever. */
+export const MAX_REFILLS = 20;
+
+/** An STF registered and not yet completed: its slices wait in the queue, or their results do. */
+const hasPendingStfs = (run: OpenRun): boolean =>
+  [...(run.registered_stfs ?? [])].some((sequence) => !run.completed_stfs?.has(sequence));
 
 /**
  * The pilot watchdog (what Harvester's monitor does for PanDA's workers): finds pilots of runs still
@@ -132,7 +141,7 @@ async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<
     const page = await doc.send(
       new ScanCommand({
         TableName: deps.tableNames.runs,
-        ProjectionExpression: 'run_id, #namespace, task_id, config',
+        ProjectionExpression: 'run_id, #namespace, task_id, config, registered_stfs, completed_stfs',
         FilterExpression:
           'attribute_exists(task_id) AND attribute_not_exists(completion) AND ' +
           '(attribute_not_exists(task_state) OR task_state <> :closed)' +
@@ -302,8 +311,9 @@ async function replace(
 
 /**
  * A slot whose pilot ended normally (it idled out while DynamoDB or the handlers were away, say, or the stack
- * was stopped) while its run is still open gets a pilot again, spending no attempt: the run still wants its
- * workers, and without them it would wait for good. A slot left for longer than `abandonAfterS` stays empty.
+ * was stopped) while its run still has STFs to finish gets a pilot again, spending no attempt: without it the
+ * run would wait for good. A slot left for longer than `abandonAfterS`, or refilled MAX_REFILLS times, stays
+ * empty.
  */
 async function refill(
   deps: WatchdogDeps,
@@ -313,6 +323,7 @@ async function refill(
   log: WatchdogDeps['log'],
   abandonAfterS: number,
 ): Promise<void> {
+  if (!hasPendingStfs(run) || (p.refills ?? 0) >= MAX_REFILLS) return;
   if (silentS(p, (deps.now ?? Date.now)()) > abandonAfterS) return;
   if (await deps.launcher.isAlive(run.run_id, p.pilot_id)) return;
   if (!(await startAgain(deps, run, p, log, true))) return;

@@ -162,9 +162,9 @@ describe('Pilot watchdog', () => {
     await stopPilot(runId, p01);
   });
 
-  it('marks a pilot that idled out ended, not lost, though its transformer_end was never recorded, and refills its slot while the run is open without spending an attempt', async () => {
+  it('marks a pilot that idled out ended, not lost, though its transformer_end was never recorded, and refills its slot while its run has STFs to finish, spending no attempt', async () => {
     // Prepare: a real transformer that idles out; with no runner here its transformer_end is recorded nowhere.
-    const runId = await openRun();
+    const runId = await openRun({ registered_stfs: new Set([1, 2]), completed_stfs: new Set([1]) });
     const p01 = pilotIdFor(runId, 1);
     await putPilot(runId, 1, { state: 'running', started_at: ago(2), last_heartbeat_at: ago(0.5) });
     await startPilot(runId, p01, { IDLE_TIMEOUT: '1' });
@@ -268,7 +268,7 @@ describe('Pilot watchdog', () => {
 
   it('counts a pilot whose transformer_end is recorded while its exit is being confirmed as ended, not lost', async () => {
     // Prepare
-    const runId = await openRun();
+    const runId = await openRun({ registered_stfs: new Set([1]) });
     const p01 = await putPilot(runId, 1, {
       state: 'running',
       started_at: ago(2),
@@ -293,6 +293,22 @@ describe('Pilot watchdog', () => {
     await stopPilot(runId, p01);
   });
 
+  it('leaves the slot of a pilot that ended normally empty when its run has no STF left to finish', async () => {
+    // Prepare: every registered STF completed (the DAQ is between STFs): nothing for a pilot to do
+    const runId = await openRun({ registered_stfs: new Set([1]), completed_stfs: new Set([1]) });
+    const p01 = await putPilot(runId, 1, {
+      state: 'ended',
+      ended_at: ago(1),
+      end_reason: 'exit 0 (idle_timeout)',
+    });
+
+    // Act
+    const outcomes = await watchPilots(deps, { runId });
+
+    // Assess
+    expect(outcomes).toEqual([]);
+    expect(await pilot(runId, p01)).toMatchObject({ state: 'ended', attempts: 1 });
+  });
   it('stops a silent pilot only while another pilot is heard, and replaces it once gone, though it ended', async () => {
     // Prepare: two live transformers whose heartbeats nobody records (no runner here).
     const runId = await openRun();
