@@ -1,5 +1,6 @@
 // What a transformer runs on a slice, one payload per slice, chosen as upstream's pilots choose theirs.
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import { commandWords } from '#config/command-line.ts';
 // Types only: the contract (and zod) stays out of a pilot's hot path.
 import type { SliceContent } from '#contract/messages.ts';
 import { normaliseChecksum } from '#contract/wire.ts';
+import { isTransient } from '#runtime/failures.ts';
 import { analysePart } from '#stf/analysis.ts';
 import { localCopyOf } from '#stf/s3-store.ts';
 import { StfFiles } from './stf-files.ts';
@@ -27,7 +29,15 @@ export interface PayloadSettings {
   readonly payloadTimeout?: number;
   /** Payload commands write under `<payloadOutputDir>/<run_id>`. @default defaultPayloadOutputDir() */
   readonly payloadOutputDir?: string;
+  /** Seconds a slice waits for its STF while the store is away (unmounted, moved, unreadable). @default 60 */
+  readonly stfPatience?: number;
 }
+
+/** How a file store that is away for a while answers: worth waiting for, not a failure of the slice yet. */
+const storeAway = (error: unknown): boolean =>
+  ['ENOENT', 'EACCES', 'EPERM', 'EIO', 'ESTALE', 'ENOTCONN'].includes(
+    (error as NodeJS.ErrnoException | null)?.code ?? '',
+  ) || isTransient(error);
 
 /** Slice file types that hold nothing to read: the payload only takes its time (upstream's fake payload). */
 export const WAITING_FILE_TYPES: readonly string[] = ['fake', 'mock'];
@@ -70,6 +80,22 @@ export class SlicePayloads {
     return this.files.close();
   }
 
+  /**
+   * Reads again, with back-off, while the STF store is away, for `stfPatience` seconds at most: the slice
+   * stalls with its pilot and goes on when the store is back, rather than failing at once.
+   */
+  private async whileStoreAway<T>(read: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (this.settings.stfPatience ?? 60) * 1000;
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5_000)) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!storeAway(error) || Date.now() + waitMs > deadline) throw error;
+        await sleep(waitMs);
+      }
+    }
+  }
+
   private seconds(c: SliceContent): number {
     return numberOf(c.slice_processing_time) ?? this.settings.sliceProcessingTime ?? 0;
   }
@@ -87,10 +113,12 @@ export class SlicePayloads {
 
   private async analyse(c: SliceContent): Promise<PayloadOutcome> {
     try {
-      const path = await localCopyOf(this.locate(c));
       const checksum = typeof c.checksum === 'string' ? normaliseChecksum(c.checksum) : undefined;
       // Slice ranges are inclusive on the wire, end-exclusive in the STF reader.
-      const part = await this.files.read(path, checksum, { start: c.start, end: c.end + 1 });
+      const range = { start: c.start, end: c.end + 1 };
+      const part = await this.whileStoreAway(async () =>
+        this.files.read(await localCopyOf(this.locate(c)), checksum, range),
+      );
       const { start: _start, end: _end, ...result } = analysePart(part);
       const seconds = this.seconds(c);
       if (seconds > 0) await sleep(seconds * 1000);
@@ -108,7 +136,14 @@ export class SlicePayloads {
     try {
       const url = urlOf(c);
       // A URL we cannot fetch (root://, https://) goes to the command as it is: it may know how to read it.
-      const stf = url && isForeign(url) ? url : await localCopyOf(this.locate(c));
+      const stf =
+        url && isForeign(url)
+          ? url
+          : await this.whileStoreAway(async () => {
+              const path = await localCopyOf(this.locate(c));
+              await access(path, constants.R_OK);
+              return path;
+            });
       const s = this.settings;
       const { runPayloadCommand } = await commandModule();
       return await runPayloadCommand(
@@ -151,9 +186,10 @@ export class SlicePayloads {
     const candidates = [`swf.${this.settings.runId}.run`, this.settings.runId].map((d) =>
       join(store, d, c.filename),
     );
-    const path = candidates.find((p) => existsSync(p)) ?? join(store, c.filename);
-    this.located.set(c.filename, path);
-    return path;
+    const found = candidates.find((p) => existsSync(p));
+    // Not remembered until found: the store may be away for a while.
+    if (found) this.located.set(c.filename, found);
+    return found ?? join(store, c.filename);
   }
 }
 

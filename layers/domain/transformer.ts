@@ -69,6 +69,7 @@ export function transformerConfigFromEnv(env: NodeJS.ProcessEnv): TransformerCon
     ...(Number.isSafeInteger(attempt) && { attempt }),
     ...(env.STF_STORE && { stfStore: env.STF_STORE }),
     sliceProcessingTime: positiveOr(env.SLICE_PROCESSING_TIME, 0),
+    stfPatience: positiveOr(env.STF_PATIENCE, 60),
     heartbeatInterval: positiveOr(env.HEARTBEAT_INTERVAL, 5),
     idleTimeout: positiveOr(env.IDLE_TIMEOUT, 60),
     ...(env.PAYLOAD_COMMAND?.trim() && { payloadCommand: env.PAYLOAD_COMMAND }),
