@@ -275,39 +275,37 @@ async function untilServing(stateDir: string, pid: number, hups: number): Promis
 }
 
 /** Starts the local Lambda runner; resolves with its pid once it said it is ready. */
-export async function startRunner(s: StackConfig): Promise<number> {
-  const ready = runnerReadyFile(s.stateDir);
-  mkdirSync(dirname(ready), { recursive: true });
-  writeFileSync(ready, '');
-  const [node, args] = tsNode('local/runner-main.ts');
-  const child = startDaemon(runnerDaemon(s.stateDir), node, args, {
-    ...process.env,
-    ...stackEnvironment(s),
+export const startRunner = (s: StackConfig): Promise<number> =>
+  startNodePart(s, {
+    what: 'the local Lambda runner',
+    daemon: runnerDaemon(s.stateDir),
+    ready: runnerReadyFile(s.stateDir),
+    entry: 'local/runner-main.ts',
   });
-  const pid = child.pid as number;
-  await waitFor('the local Lambda runner', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
-    alive: () => isAlive(pid),
-    logFile: runnerDaemon(s.stateDir).logFile,
-    timeoutMs: 60_000,
-  });
-  return pid;
-}
 
 /** Starts the monitor API; resolves with its pid once it listens. */
-export async function startApi(s: StackConfig): Promise<number> {
-  const ready = apiReadyFile(s.stateDir);
-  mkdirSync(dirname(ready), { recursive: true });
-  writeFileSync(ready, '');
-  const [node, args] = tsNode('local/api/main.ts');
-  const child = startDaemon(apiDaemon(s.stateDir), node, args, {
-    ...process.env,
-    ...stackEnvironment(s),
-    TESTBED_API_PORT: String(s.apiPort),
+export const startApi = (s: StackConfig): Promise<number> =>
+  startNodePart(s, {
+    what: 'the monitor API',
+    daemon: apiDaemon(s.stateDir),
+    ready: apiReadyFile(s.stateDir),
+    entry: 'local/api/main.ts',
+    env: { TESTBED_API_PORT: String(s.apiPort) },
   });
+
+/** A part of ours that runs on Node: started detached, ready once it writes its pid into its ready file. */
+async function startNodePart(
+  s: StackConfig,
+  p: { what: string; daemon: Daemon; ready: string; entry: string; env?: Record<string, string> },
+): Promise<number> {
+  mkdirSync(dirname(p.ready), { recursive: true });
+  writeFileSync(p.ready, '');
+  const [node, args] = tsNode(p.entry);
+  const child = startDaemon(p.daemon, node, args, { ...process.env, ...stackEnvironment(s), ...p.env });
   const pid = child.pid as number;
-  await waitFor('the monitor API', async () => readFileSync(ready, 'utf8').startsWith(String(pid)), {
+  await waitFor(p.what, async () => readFileSync(p.ready, 'utf8').startsWith(String(pid)), {
     alive: () => isAlive(pid),
-    logFile: apiDaemon(s.stateDir).logFile,
+    logFile: p.daemon.logFile,
     timeoutMs: 60_000,
   });
   return pid;
