@@ -11,7 +11,8 @@ import { type TableName, tables } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 import { outputKeys } from '../lib/outputs.ts';
 import { runProgress } from './progress.ts';
-import { expectedStfCount, summary } from './run.ts';
+import { expectedStfCount } from './run.ts';
+import { summary } from './summary.ts';
 
 /** The stack `npx cdk deploy` creates unless `-c stackName=…` says otherwise. */
 export const DEFAULT_STACK = 'SwfTestbed';

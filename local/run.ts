@@ -8,9 +8,8 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
 import type { MonitorContext } from '#query/context.ts';
 import { emptyLogSource } from '#query/logs.ts';
-import { NO_ADJUSTER_PILOTS } from '#query/pilots.ts';
 import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
-import { recordedSlices, resultHostLines } from '#query/slices.ts';
+import { recordedSlices } from '#query/slices.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { closeEnvironment, tableNames } from '#runtime/env.ts';
@@ -19,6 +18,7 @@ import { localDynamoClient } from './dynalite.ts';
 import { type RunProgress, runProgress } from './progress.ts';
 import { type Patience, patiently } from './retry.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
+import { summary } from './summary.ts';
 import { whyNotComingBack } from './supervisor.ts';
 
 export interface RunOptions {
@@ -233,38 +233,4 @@ async function waitForCompletion(
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
-}
-
-const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-
-/** Percentiles in words; a dash when no slice is done (no delay to speak of, rather than 0 ms). */
-const spread = (p: RunReport['delayMs']) =>
-  p.count === 0 ? '–' : `p50 ${f(p.p50)} ms, p95 ${f(p.p95)} ms, p99 ${f(p.p99)} ms`;
-
-export function summary(
-  r: RunReport,
-  watch: Pick<RunWatch, 'counts' | 'senders'>,
-  durationS: number,
-  completed: boolean,
-): string {
-  const types = [...watch.counts].sort(([a], [b]) => a.localeCompare(b));
-  const pilots = r.pilots.map((p) => `${p.id} (${p.state}, ${p.slices} slices)`);
-  const lines = [
-    `Run ${r.runId} Summary: ${completed ? 'completed' : 'NOT COMPLETED'}`,
-    `├── Execution: ${r.executionId ?? '?'} (namespace ${r.namespace ?? '?'})`,
-    `├── Duration: ${durationS.toFixed(1)} s`,
-    `├── STF files: ${r.stfFiles}${r.totalStfFiles === undefined ? '' : ` of ${r.totalStfFiles} announced by end_run`}`,
-    `├── Dataset: ${r.dataset ?? '?'} (${r.datasetState ?? '?'})`,
-    `├── Task: ${r.taskId ?? '?'} (${r.taskState ?? '?'})`,
-    '├── Messages:',
-    ...types.map(([t, n], i) => `│   ${i === types.length - 1 ? '└──' : '├──'} ${t}: ${n}`),
-    `├── Agents: ${[...watch.senders].sort().join(', ') || '-'}`,
-    `├── Pilots: ${pilots.join(', ') || `none (${NO_ADJUSTER_PILOTS})`}`,
-    ...resultHostLines(r.resultHosts),
-    `├── Slices: ${r.slicesDone} done, ${r.slicesFailed} failed, of ${r.slicesExpected}`,
-    `├── Delay (processed_at − requested_at): ${spread(r.delayMs)}`,
-    `├── Queue wait (processing_start_at − requested_at): ${spread(r.queueWaitMs)}`,
-    `└── First result after the first slice: ${r.firstResultMs === undefined ? '–' : `${f(r.firstResultMs)} ms`}`,
-  ];
-  return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { summary } from '#local/run.ts';
+import { summary } from '#local/summary.ts';
 import { readRun, reportRun } from '#query/run-report.ts';
 import { tableNames } from '#runtime/env.ts';
 import { testbed } from '../../support/cli.ts';
