@@ -1,0 +1,86 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { resolveStack, type StackOverrides } from '#local/stack.ts';
+import { stackOptions } from './options.ts';
+
+const count = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer');
+  return n;
+};
+
+interface RunFlags extends StackOverrides {
+  stfCount?: number;
+  physicsPeriodCount?: number;
+  realtime?: boolean;
+  namespace?: string;
+  workers?: number;
+  set: string[];
+  drainTimeout?: number;
+  target: 'local' | 'aws';
+  stack?: string;
+}
+
+export function addRunCommands(program: Command): void {
+  stackOptions(program.command('run').description('run a workflow on the local stack and report on it'))
+    .argument('<workflow>', 'a workflow name (workflows/<name>_default.toml) or a TOML file')
+    .option('--stf-count <n>', 'STFs per physics period', count)
+    .option('--physics-period-count <n>', 'physics periods', count)
+    .option('--realtime', 'one simulated second per wall second')
+    .option('--no-realtime', 'as fast as possible')
+    .option('--namespace <ns>', 'testbed namespace')
+    .option('--workers <n>', 'pilots per run (prompt_processing.target_worker_count)', count)
+    .option(
+      '--set <section.key=value>',
+      'any other workflow key',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option('--drain-timeout <s>', 'seconds to wait for the last result after end_run (default 120)', count)
+    .addOption(
+      new Option('--target <target>', 'the local stack, or the stack deployed to AWS by `npx cdk deploy`')
+        .choices(['local', 'aws'])
+        .default('local'),
+    )
+    .option('--stack <name>', 'with --target aws: the deployed stack (default SwfTestbed)')
+    .action(async (workflow: string, o: RunFlags) => {
+      const [{ loadWorkflow, parseOverride }, { runWorkflow }] = await Promise.all([
+        import('#config/workflow.ts'),
+        import('#local/run.ts'),
+      ]);
+      const overrides: Record<string, unknown> = Object.fromEntries(o.set.map(parseOverride));
+      const flag = (key: string, v: unknown) => {
+        if (v !== undefined) overrides[key] = v;
+      };
+      flag('simulation.stf_count', o.stfCount);
+      flag('simulation.physics_period_count', o.physicsPeriodCount);
+      flag('simulation.realtime', o.realtime);
+      flag('testbed.namespace', o.namespace);
+      flag('prompt_processing.target_worker_count', o.workers);
+      if (o.target === 'aws') return runOnAwsTarget(workflow, overrides, o);
+      const { report } = await runWorkflow({
+        workflow: loadWorkflow(workflow, { overrides }),
+        stack: resolveStack(o),
+        drainTimeoutS: o.drainTimeout,
+      });
+      if (!report.completed) process.exitCode = 1;
+    });
+}
+
+// --- run --target aws: the deployed stack, followed through DynamoDB (local/aws.ts) ----------------------
+
+async function runOnAwsTarget(
+  workflow: string,
+  overrides: Record<string, unknown>,
+  o: RunFlags,
+): Promise<void> {
+  const [{ loadWorkflow }, { DEFAULT_STACK, runOnAws }] = await Promise.all([
+    import('#config/workflow.ts'),
+    import('#local/aws.ts'),
+  ]);
+  const { completed } = await runOnAws({
+    workflow: loadWorkflow(workflow, { overrides }),
+    stackName: o.stack ?? DEFAULT_STACK,
+    ...(o.drainTimeout !== undefined && { drainTimeoutS: o.drainTimeout }),
+  });
+  if (!completed) process.exitCode = 1;
+}
