@@ -2,7 +2,8 @@ import { readPartition } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { type DelayStats, delayStats, type Percentiles } from './delays.ts';
 import { heartbeatInterval, NO_ADJUSTER_PILOTS, pilotRow } from './pilots.ts';
-import { type RunRow, readRunItem, runRow } from './runs.ts';
+import { type RunRow, runRow } from './run-row.ts';
+import { readRunItem } from './runs.ts';
 import { type ResultHost, readSliceResults, resultHosts } from './slices.ts';
 import { stfStatus } from './stf-files.ts';
 

@@ -1,7 +1,8 @@
 import type { MonitorContext } from './context.ts';
 import { runOfExecution } from './lookups.ts';
 import { messageDigest } from './messages.ts';
-import { readRunItem, runRow } from './runs.ts';
+import { runRow } from './run-row.ts';
+import { readRunItem } from './runs.ts';
 import { listSlices } from './slices.ts';
 
 const MAX_ERRORS = 10;
