@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { ServiceStatus, StackOverrides, SupervisorStatus } from '#local/stack.ts';
 import type { Monitor } from '#query/monitor.ts';
-import type { RunSummary } from '#query/run-summary.ts';
+import { hhmmss } from './format.ts';
 import { stackOptions } from './options.ts';
+import { printWorkflowStatus } from './workflow-status-text.ts';
 
 // The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
 // as a table or, with --json, as the query returned it (what the HTTP API and the MCP tools return too).
@@ -121,8 +122,6 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
-const hhmmss = (t: string | undefined) => (t ? t.slice(11, 23) : '?');
-
 /** The stack's parts: health, what the supervisor does with them, restarts; then what a person should know. */
 export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorStatus): string {
   const rows = services.map((r) => ({
@@ -152,29 +151,6 @@ export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorS
   return [table(rows, ['service', 'state', 'pid', 'restarts', 'last_restart', 'address']), ...notes].join(
     '\n',
   );
-}
-
-/** `testbed status EXECUTION` in words, with its run's slices, pilots and result hosts. */
-async function printWorkflowStatus(
-  s: Awaited<ReturnType<Monitor['execution']>>,
-  run: RunSummary,
-): Promise<void> {
-  const { resultHostLines } = await import('#query/slices.ts');
-  const byState = Object.entries(run.pilots.by_state).map(([state, n]) => `${n} ${state}`);
-  const lines = [
-    `Execution ${s.execution_id}: ${s.status} (phase ${s.phase ?? '?'})`,
-    `├── Run: ${s.run_id}${s.task_id === undefined ? '' : ` (task ${s.task_id})`}, namespace ${s.namespace ?? '?'}`,
-    `├── STF files: ${s.stf_count}${s.total_stf_files === undefined ? '' : ` of ${s.total_stf_files} announced`}`,
-    `├── Slices: ${run.slices.done} done, ${run.slices.failed} failed, of ${run.slices.expected}`,
-    `├── Pilots: ${run.pilots.total === 0 ? `none (${run.pilots.note})` : `${run.pilots.total} (${byState.join(', ')})`}`,
-    ...resultHostLines(run.result_hosts),
-    `├── Messages recorded: ${s.messages}`,
-    `├── Events: ${s.events.map((e) => `${e.type} ${hhmmss(e.time)}`).join(', ') || '-'}`,
-    `├── Errors: ${s.errors.length === 0 ? 'none' : s.errors.length}`,
-    ...s.errors.map((e) => `│   ├── [${e.source}] ${hhmmss(e.time)} ${e.error}`),
-    `└── Duration: ${s.duration_seconds === undefined ? '-' : `${s.duration_seconds.toFixed(1)} s`}`,
-  ];
-  console.log(lines.join('\n'));
 }
 
 const LATEST = 5;
