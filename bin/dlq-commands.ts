@@ -95,7 +95,7 @@ export function addDlqCommands(program: Command): void {
     .command('dlq')
     .description('messages parked in the dead-letter queues: refused input and handlers that kept failing');
 
-  filterOptions(dlq.command('list').description('list the parked messages, oldest first')).action(
+  filterOptions(dlq.command('list').description('list the parked messages, newest first')).action(
     async (o: DlqFlags) => {
       const { BROWSE_PAGE, listDeadLetters } = await import('#local/dead-letters.ts');
       const letters = await withBroker(o, (b) => listDeadLetters(b, filterOf(o)));
@@ -105,7 +105,8 @@ export function addDlqCommands(program: Command): void {
         if (n >= BROWSE_PAGE)
           console.error(`${queue}: the broker shows ${BROWSE_PAGE} at most; more may wait`);
       if (o.json) {
-        console.log(JSON.stringify(letters.map(row), null, 2));
+        // The shape of every list (`{items, next}`); a browse is one page, so there is no `next`.
+        console.log(JSON.stringify({ items: letters.map(row) }, null, 2));
         return;
       }
       if (letters.length === 0) {

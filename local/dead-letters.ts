@@ -80,14 +80,17 @@ function selectorOf(f: DeadLetterFilter): string | undefined {
   return terms.length > 0 ? terms.join(' AND ') : undefined;
 }
 
-/** Lists the parked messages the filter selects, oldest first; the queues keep them. */
+/** Lists the parked messages the filter selects, newest first, as every list; the queues keep them. */
 export async function listDeadLetters(
   broker: BrokerPort,
   filter: DeadLetterFilter = {},
 ): Promise<DeadLetter[]> {
   const selector = selectorOf(filter);
   const found = await Promise.all(queuesOf(filter.handler).map((q) => browse(broker, q, selector)));
-  return found.flat().sort((a, b) => (a.parked_at ?? '').localeCompare(b.parked_at ?? ''));
+  return found.flat().sort((a, b) => {
+    const [ta, tb] = [a.parked_at ?? '', b.parked_at ?? ''];
+    return ta === tb ? 0 : ta < tb ? 1 : -1;
+  });
 }
 
 async function browse(broker: BrokerPort, queue: string, selector?: string): Promise<DeadLetter[]> {

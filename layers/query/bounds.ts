@@ -60,10 +60,16 @@ export function decodeToken(token: string | undefined, keys: readonly string[]):
 
 type QueryInput = Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey'>;
 
+/** A Limit for a filtered read: Limit counts the items read, not those the filter keeps. */
+const FILTERED_READ = 100;
+
 /**
- * One page of a Query: asks for no more than the items still missing, so a page never exceeds `limit`
- * and `next` is exactly where it stopped. `keys` are the table's key names; `partition` is the queried
- * partition key value, which the token must name too (a token of another partition is refused).
+ * One page of a Query: exactly `limit` items when that many remain, and `next` only when an item follows.
+ * It reads one item more than it gives (DynamoDB returns LastEvaluatedKey whenever Limit is reached, even
+ * when nothing follows), and the token is the key of the last item given. `keys` are the table's key names;
+ * `partition` is the queried partition key value, which the token must name too (a token of another
+ * partition is refused). With a filter that drops most items, a page may end short after
+ * MAX_CALLS_PER_PAGE reads, with `next` where it stopped.
  */
 export async function queryPage(
   doc: DynamoDBDocumentClient,
@@ -74,34 +80,43 @@ export async function queryPage(
   if (start && start[o.partition[0]] !== o.partition[1])
     throw badRequest('next: the token belongs to another query');
   const items: Item[] = [];
-  for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length < o.limit; call++) {
+  for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length <= o.limit; call++) {
+    const missing = o.limit + 1 - items.length;
     const out = await doc.send(
-      new QueryCommand({ ...input, Limit: o.limit - items.length, ExclusiveStartKey: start }),
+      new QueryCommand({
+        ...input,
+        Limit: input.FilterExpression === undefined ? missing : Math.max(missing, FILTERED_READ),
+        ExclusiveStartKey: start,
+      }),
     );
     items.push(...((out.Items ?? []) as Item[]));
     start = out.LastEvaluatedKey;
     if (!start) break;
+  }
+  if (items.length > o.limit) {
+    const given = items.slice(0, o.limit);
+    const last = given[given.length - 1] as Item;
+    return { items: given, next: encodeToken(Object.fromEntries(o.keys.map((k) => [k, last[k]]))) };
   }
   return { items, ...(start && { next: encodeToken(start) }) };
 }
 
-/** One page of a Scan, for the small list queries only (runs, executions); bounded as queryPage. */
-export async function scanPage(
+/** Every item of a small table (the runs), up to `cap`: `truncated` says the cap was hit. */
+export async function readTable(
   doc: DynamoDBDocumentClient,
   input: Omit<ScanCommandInput, 'Limit' | 'ExclusiveStartKey'>,
-  o: { limit: number; next?: string; keys: readonly string[] },
-): Promise<Page<Item>> {
-  let start = decodeToken(o.next, o.keys);
+  cap: number,
+): Promise<{ items: Item[]; truncated: boolean }> {
   const items: Item[] = [];
-  for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length < o.limit; call++) {
+  let start: Item | undefined;
+  do {
     const out = await doc.send(
-      new ScanCommand({ ...input, Limit: o.limit - items.length, ExclusiveStartKey: start }),
+      new ScanCommand({ ...input, Limit: Math.min(1000, cap - items.length), ExclusiveStartKey: start }),
     );
     items.push(...((out.Items ?? []) as Item[]));
     start = out.LastEvaluatedKey;
-    if (!start) break;
-  }
-  return { items, ...(start && { next: encodeToken(start) }) };
+  } while (start && items.length < cap);
+  return { items, truncated: start !== undefined };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type Item, MAX_LIMIT, notFound, type Page, scanPage } from './bounds.ts';
+import { badRequest, decodeToken, encodeToken, type Item, notFound, type Page, readTable } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 import { type RunRow, type RunStatus, runRow } from './run-row.ts';
 
@@ -31,13 +31,28 @@ export interface RunListParams {
   readonly status?: RunStatus;
 }
 
+/** The most runs one list reads: runs are few (one per execution), so a list reads them all and sorts. */
+export const MAX_RUNS_READ = 10_000;
+
+/** Where a run list stopped: the last run given, by its place in the newest-first order. */
+const TOKEN_KEYS = ['created_at', 'run_id'] as const;
+
 /**
- * A page of runs, newest first within the page. A Scan (runs are few, one per execution) with Limit and
- * pagination; a page of the maximum size holds every run of a sandbox's life.
+ * A page of runs, newest first (by created_at, then run number). Every run is read (a Scan up to
+ * MAX_RUNS_READ), filtered and sorted before the page is cut, so `limit` is exact and the token, which
+ * names the last run given, resumes right after it: no run is skipped or given twice. `keep` selects
+ * among the runs (executions: the runs that carry one).
  */
-export async function listRuns(c: MonitorContext, p: RunListParams): Promise<Page<RunRow>> {
+export async function listRuns(
+  c: MonitorContext,
+  p: RunListParams,
+  keep: (r: RunRow) => boolean = () => true,
+): Promise<Page<RunRow>> {
+  const after = decodeToken(p.next, TOKEN_KEYS);
+  if (after !== undefined && !/^\d+$/.test(String(after.run_id)))
+    throw badRequest('next: not a token this query returned');
   const names = Object.fromEntries(listed.map((a) => [`#${a}`, a]));
-  const page = await scanPage(
+  const { items } = await readTable(
     docOf(c),
     {
       TableName: c.tableNames.runs,
@@ -48,37 +63,44 @@ export async function listRuns(c: MonitorContext, p: RunListParams): Promise<Pag
         ExpressionAttributeValues: { ':namespace': p.namespace },
       }),
     },
-    { limit: p.limit, next: p.next, keys: ['run_id'] },
+    MAX_RUNS_READ,
   );
-  const rows = page.items
+  const rows = items
     .map(runRow)
-    .filter((r) => p.status === undefined || r.status === p.status)
+    .filter((r) => (p.status === undefined || r.status === p.status) && keep(r))
+    .filter((r) => after === undefined || newestFirst(r, after as Place) > 0)
     .sort(newestFirst);
-  return { items: rows, ...(page.next && { next: page.next }) };
+  const page = rows.slice(0, p.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page,
+    ...(rows.length > p.limit &&
+      last && { next: encodeToken({ created_at: last.created_at ?? '', run_id: last.run_id }) }),
+  };
 }
 
 /** Executions: the runs that carry one (every run the DAQ simulator started). */
 export async function listExecutions(c: MonitorContext, p: RunListParams): Promise<Page<RunRow>> {
-  const page = await listRuns(c, p);
-  return { ...page, items: page.items.filter((r) => r.execution_id !== undefined) };
+  return listRuns(c, p, (r) => r.execution_id !== undefined);
 }
 
-/** The newest run of all pages (runs are few: usually one page). */
+/** The runs that have a workflow task, for the task list. */
+export async function listTaskRuns(c: MonitorContext, p: RunListParams): Promise<Page<RunRow>> {
+  return listRuns(c, p, (r) => r.task_id !== undefined);
+}
+
+/** The newest run. */
 export async function latestRun(c: MonitorContext): Promise<RunRow | undefined> {
-  let newest: RunRow | undefined;
-  let next: string | undefined;
-  do {
-    const page = await listRuns(c, { limit: MAX_LIMIT, ...(next !== undefined && { next }) });
-    const first = page.items[0];
-    if (first && (newest === undefined || newestFirst(first, newest) < 0)) newest = first;
-    next = page.next;
-  } while (next !== undefined);
-  return newest;
+  return (await listRuns(c, { limit: 1 })).items[0];
 }
 
-function newestFirst(a: RunRow, b: RunRow): number {
-  const byTime = (b.created_at ?? '').localeCompare(a.created_at ?? '');
-  return byTime !== 0 ? byTime : Number(b.run_id) - Number(a.run_id);
+type Place = Pick<RunRow, 'created_at' | 'run_id'>;
+
+/** Newest first: later created_at first, then the higher run number (a run without a time last). */
+function newestFirst(a: Place, b: Place): number {
+  const [ta, tb] = [a.created_at ?? '', b.created_at ?? ''];
+  if (ta !== tb) return ta < tb ? 1 : -1;
+  return Number(b.run_id) - Number(a.run_id);
 }
 
 /** The run item, strongly consistent; 404 when no message of the run was handled and no DAQ started it. */
@@ -86,6 +108,7 @@ export async function readRunItem(c: MonitorContext, runId: string): Promise<Ite
   const { Item } = await docOf(c).send(
     new GetCommand({ TableName: c.tableNames.runs, Key: { run_id: runId }, ConsistentRead: true }),
   );
-  if (!Item) throw notFound(`run ${runId} not found: list runs to see the known ones`);
+  // The faces add their own hint: each knows the command or endpoint that lists runs.
+  if (!Item) throw notFound(`run ${runId} not found`);
   return Item;
 }
