@@ -28,6 +28,11 @@ export function isRunComplete(run: RunRecord): boolean {
   return completed.size >= (run.total_stf_files ?? registered.size);
 }
 
+/** Whether the run's task takes no more pilots: completed (or completing), stopped or cancelled. */
+export function isTaskOver(run: Pick<RunRecord, 'task_state' | 'completion'>): boolean {
+  return run.task_state === 'closed' || run.task_state === 'cancelled' || run.completion !== undefined;
+}
+
 /**
  * Completes the run if its recorded state says it is complete; called by whichever handler may have made
  * it so (end_run, slice_result). The claim (`completion` absent -> 'completing') is a conditional write,
@@ -44,7 +49,8 @@ export async function checkCompletion(deps: DomainDeps, runId: string, fresh?: R
     try {
       await updateRun(deps, runId, {
         set: { completion: 'completing' },
-        condition: 'attribute_not_exists(#completion)',
+        // A cancelled run stays cancelled, whatever results come in after the cancel.
+        condition: 'attribute_not_exists(#completion) AND attribute_not_exists(#cancelled_at)',
       });
     } catch (error) {
       if (isConditionFailed(error)) return false;

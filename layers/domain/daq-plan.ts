@@ -49,6 +49,22 @@ export function stfsPerPeriod(simulation: WorkflowConfig['simulation']): number 
 }
 
 /**
+ * Why a configuration cannot make a run, in the words of its keys; undefined when it can. The CLI asks
+ * before it starts anything, the DAQ simulator (Lambda) when it is invoked.
+ */
+export function whyNoRun(config: WorkflowConfig): string | undefined {
+  const sim = config.simulation;
+  // Upstream runs forever then, until told to stop; nothing can stop a self-chaining Lambda yet.
+  if (sim.physics_period_count === 0)
+    return 'simulation.physics_period_count = 0 (endless run) is not supported: give a number of periods';
+  if (stfsPerPeriod(sim) > 0) return undefined;
+  return sim.stf_mode === 'count'
+    ? 'simulation.stf_count = 0: the run would have no STF to process; give 1 or more'
+    : `simulation.physics_period_duration ${sim.physics_period_duration} s is shorter than one ` +
+        `stf_interval (${sim.stf_interval} s): the run would have no STF to process`;
+}
+
+/**
  * The whole run as upstream's DAQ simulator walks it:
  * no_beam/not_ready (no_beam_not_ready_delay) -> beam/not_ready with run_imminent (beam_not_ready_delay)
  * -> beam/ready (beam_ready_delay) -> per physics period run/physics with start_run or resume_run and its
@@ -60,12 +76,8 @@ export function stfsPerPeriod(simulation: WorkflowConfig['simulation']): number 
 export function planRun(config: WorkflowConfig): DaqPlan {
   const daq = config.daqStateMachine;
   const sim = config.simulation;
-  if (sim.physics_period_count === 0) {
-    // Upstream runs forever then, until told to stop; nothing can stop a self-chaining Lambda yet.
-    throw new Error(
-      'simulation.physics_period_count = 0 (endless run) is not supported: give a number of periods',
-    );
-  }
+  const refusal = whyNoRun(config);
+  if (refusal !== undefined) throw new Error(refusal);
   const perPeriod = stfsPerPeriod(sim);
   const interval = ms(sim.stf_interval);
   const generation = Math.min(ms(sim.stf_generation_time), interval);

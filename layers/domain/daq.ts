@@ -60,8 +60,11 @@ export interface DaqDeps {
 export interface DaqResult {
   readonly run_id: string;
   readonly execution_id: string;
-  /** `superseded`: another invocation of the same run moved past this one's step, so this one stopped. */
-  readonly status: 'ended' | 'continued' | 'superseded';
+  /**
+   * `superseded`: another invocation of the same run moved past this one's step, so this one stopped;
+   * `cancelled`: the run was cancelled (`testbed cancel`, Ctrl-C), so the DAQ stopped at its next step.
+   */
+  readonly status: 'ended' | 'continued' | 'superseded' | 'cancelled';
   /** STFs announced so far. */
   readonly stf_count: number;
   readonly dataset: string;
@@ -178,8 +181,9 @@ export async function loadCheckpoint(
 }
 
 /**
- * Saves the checkpoint if the stored one is still at `previousStep` (none when undefined); false when
- * another invocation of the run got further. Upserts the run item with what the DAQ knows of the run.
+ * Saves the checkpoint if the stored one is still at `previousStep` (none when undefined) and the run is
+ * not cancelled; false otherwise (another invocation got further, or the run was cancelled). Upserts the
+ * run item with what the DAQ knows of the run.
  */
 async function saveCheckpoint(
   deps: DaqDeps,
@@ -195,8 +199,9 @@ async function saveCheckpoint(
         UpdateExpression:
           'SET #daq = :daq, #ns = if_not_exists(#ns, :ns), #eid = if_not_exists(#eid, :eid), ' +
           '#wf = if_not_exists(#wf, :wf), #ds = if_not_exists(#ds, :ds), #created = if_not_exists(#created, :now)',
-        ConditionExpression:
-          previousStep === undefined ? 'attribute_not_exists(#daq)' : '#daq.#step = :previous',
+        ConditionExpression: `${
+          previousStep === undefined ? 'attribute_not_exists(#daq)' : '#daq.#step = :previous'
+        } AND attribute_not_exists(#cancelled)`,
         ExpressionAttributeNames: {
           '#daq': 'daq',
           '#ns': 'namespace',
@@ -204,6 +209,7 @@ async function saveCheckpoint(
           '#wf': 'workflow',
           '#ds': 'dataset',
           '#created': 'created_at',
+          '#cancelled': 'cancelled_at',
           ...(previousStep !== undefined && { '#step': 'step' }),
         },
         ExpressionAttributeValues: {
@@ -222,6 +228,18 @@ async function saveCheckpoint(
     if (isConditionFailure(error)) return false;
     throw error;
   }
+}
+
+async function isCancelled(deps: Pick<DaqDeps, 'db' | 'tableNames'>, runId: string): Promise<boolean> {
+  const out = await documents(deps.db).send(
+    new GetCommand({
+      TableName: deps.tableNames.runs,
+      Key: { run_id: runId },
+      ProjectionExpression: 'cancelled_at',
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item?.cancelled_at !== undefined;
 }
 
 /** Starts (or finds) the run and its checkpoint. */
@@ -390,6 +408,10 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
       updated_at: timestampAt(clock.now()),
     };
     if (!(await saveCheckpoint(deps, runId, next, index))) {
+      if (await isCancelled(deps, runId)) {
+        log.info('DAQ run stops: the run was cancelled', { step: index });
+        return result('cancelled');
+      }
       log.warn('another invocation of this run is further on: this one stops', { step: index });
       return result('superseded');
     }

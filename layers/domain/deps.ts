@@ -147,7 +147,8 @@ export interface RunRecord {
   dataset?: string;
   dataset_state?: 'open' | 'closed';
   task_id?: number;
-  task_state?: 'created' | 'closed';
+  /** closed: completed or stopped (run_stop); cancelled: stopped by `testbed cancel` or Ctrl-C. */
+  task_state?: 'created' | 'closed' | 'cancelled';
   config?: RunConfig;
   ended?: boolean;
   total_stf_files?: number;
@@ -160,6 +161,9 @@ export interface RunRecord {
   started_at?: string;
   ended_at?: string;
   completed_at?: string;
+  /** When a cancel (a run_stop naming who cancelled) stopped the run; a cancelled run never completes. */
+  cancelled_at?: string;
+  cancel_reason?: string;
 }
 
 /** An stfs item, as read back. */

@@ -144,10 +144,14 @@ async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<
         ProjectionExpression: 'run_id, #namespace, task_id, config, registered_stfs, completed_stfs',
         FilterExpression:
           'attribute_exists(task_id) AND attribute_not_exists(completion) AND ' +
-          '(attribute_not_exists(task_state) OR task_state <> :closed)' +
+          '(attribute_not_exists(task_state) OR NOT task_state IN (:closed, :cancelled))' +
           (runId === undefined ? '' : ' AND run_id = :run'),
         ExpressionAttributeNames: { '#namespace': 'namespace' },
-        ExpressionAttributeValues: { ':closed': 'closed', ...(runId !== undefined && { ':run': runId }) },
+        ExpressionAttributeValues: {
+          ':closed': 'closed',
+          ':cancelled': 'cancelled',
+          ...(runId !== undefined && { ':run': runId }),
+        },
         ConsistentRead: true,
         ExclusiveStartKey: start,
       }),

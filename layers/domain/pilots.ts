@@ -6,6 +6,7 @@ import type { Logger } from '#runtime/log.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { isTaskOver } from './completion.ts';
 
 /** What a launcher needs to start one pilot (a transformer process or container) for a run. */
 export interface PilotSpec {
@@ -163,7 +164,7 @@ async function adjustRun(msg: Message<'adjuster_worker'>, deps: PilotDeps): Prom
   ]);
   const run = (runItem.Item ?? {}) as Record<string, unknown>;
   const config = (run.config ?? {}) as Record<string, unknown>;
-  const closed = run.task_state === 'closed' || run.completion !== undefined;
+  const closed = isTaskOver(run);
   const numWorkers = closed ? 0 : msg.content.num_workers;
   const log = deps.log.child({ handler: 'adjuster_worker', run_id: runId });
   if (closed && msg.content.num_workers > 0)

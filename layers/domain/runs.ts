@@ -14,6 +14,7 @@ import {
   readRun,
   send,
   text,
+  type UpdateSpec,
 } from './deps.ts';
 
 /** Task ids count up from here, as PanDA task ids do from theirs. */
@@ -67,8 +68,8 @@ async function openRun(msg: Message<'run_imminent'>, deps: DomainDeps): Promise<
     'ALL_NEW',
   )) as RunRecord;
   await recordDaqState(msg, deps);
-  if (run.completion === 'completed') {
-    deps.log.info('run_imminent for a completed run: nothing to start', { run_id: runId });
+  if (run.completion === 'completed' || run.cancelled_at !== undefined) {
+    deps.log.info('run_imminent for a finished run: nothing to start', { run_id: runId });
     return;
   }
   const taskId = run.task_id ?? (await createTask(deps, runId));
@@ -257,24 +258,77 @@ async function endRun(msg: Message<'end_run'>, deps: DomainDeps): Promise<void> 
  * run end: close the task, stop the transformers and the workers. The run's phase is left as it is.
  * Every delivery sends the stops again: they change nothing the second time.
  */
+/**
+ * The run_stop that cancels a run (`testbed cancel`, Ctrl-C on `testbed run`): upstream's run_stop with who
+ * cancels and why. Any producer may send it; upstream's handlers take it as a plain stop.
+ */
+export function cancelMessage(
+  runId: string,
+  o: { by: string; reason?: string; namespace?: string; createdAt?: string },
+): Message<'run_stop'> {
+  return makeMessage(
+    'run_stop',
+    runId,
+    { cancelled_by: o.by, ...(o.reason !== undefined && { reason: o.reason }) },
+    {
+      sender: `testbed-${o.by}`,
+      ...(o.namespace !== undefined && { namespace: o.namespace }),
+      ...(o.createdAt !== undefined && { createdAt: o.createdAt }),
+    },
+  );
+}
+
 export async function stopRuns(messages: Message<'run_stop'>[], deps: DomainDeps): Promise<void> {
-  for (const msg of messages) {
-    const run = (await updateRun(
-      deps,
-      msg.run_id,
-      { set: { task_state: 'closed' }, keep: identity(msg) },
-      'ALL_NEW',
-    )) as RunRecord;
-    const namespace = msg.namespace ?? run.namespace;
-    const opts = { namespace, sender: TRANSCEIVER };
-    await Promise.all([
-      send(
-        deps,
-        destinations.transformer,
-        makeMessage('stop_transformer', msg.run_id, { requested_at: msg.created_at }, opts),
-      ),
-      send(deps, destinations.workers, stopWorkers(run, msg.created_at, opts)),
-    ]);
-    deps.log.info('run stopped on request', { run_id: msg.run_id, task_id: run.task_id });
+  for (const msg of messages) await stopRun(msg, deps);
+}
+
+/**
+ * run_stop: closes the task and stops the run's transformers and workers. A run_stop naming who cancels
+ * (`cancelled_by`, as `testbed cancel` sends it) cancels the run instead: its task becomes 'cancelled', its
+ * dataset closed, and it never completes. A run already completed is left as it is; a plain stop does not
+ * undo a cancel, whichever arrives first.
+ */
+async function stopRun(msg: Message<'run_stop'>, deps: DomainDeps): Promise<void> {
+  const cancelledBy = text(msg.content.cancelled_by);
+  const spec: UpdateSpec = cancelledBy
+    ? {
+        set: { task_state: 'cancelled', dataset_state: 'closed' },
+        keep: {
+          ...identity(msg),
+          cancelled_at: msg.created_at,
+          cancel_reason: text(msg.content.reason) ?? `cancelled by ${cancelledBy}`,
+        },
+        condition: 'attribute_not_exists(#completion)',
+      }
+    : {
+        set: { task_state: 'closed' },
+        keep: identity(msg),
+        condition: 'attribute_not_exists(#cancelled_at)',
+      };
+  let run: RunRecord;
+  try {
+    run = (await updateRun(deps, msg.run_id, spec, 'ALL_NEW')) as RunRecord;
+  } catch (error) {
+    if (!isConditionFailed(error)) throw error;
+    // Completed before the cancel came, or cancelled before this stop: the workers are stopped already.
+    deps.log.info(cancelledBy ? 'cancel of a completed run: nothing to do' : 'run_stop of a cancelled run', {
+      run_id: msg.run_id,
+    });
+    return;
   }
+  const namespace = msg.namespace ?? run.namespace;
+  const opts = { namespace, sender: TRANSCEIVER };
+  await Promise.all([
+    send(
+      deps,
+      destinations.transformer,
+      makeMessage('stop_transformer', msg.run_id, { requested_at: msg.created_at }, opts),
+    ),
+    send(deps, destinations.workers, stopWorkers(run, msg.created_at, opts)),
+  ]);
+  deps.log.info(cancelledBy ? 'run cancelled' : 'run stopped on request', {
+    run_id: msg.run_id,
+    task_id: run.task_id,
+    ...(cancelledBy && { reason: run.cancel_reason }),
+  });
 }

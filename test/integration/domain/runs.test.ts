@@ -1,7 +1,15 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeMessage } from '#contract/messages.ts';
-import { endRuns, openRuns, pauseRuns, resumeRuns, startRuns, stopRuns } from '#domain/runs.ts';
+import {
+  cancelMessage,
+  endRuns,
+  openRuns,
+  pauseRuns,
+  resumeRuns,
+  startRuns,
+  stopRuns,
+} from '#domain/runs.ts';
 import { recordSliceResults } from '#domain/slices.ts';
 import { registerStfs, sliceStfs } from '#domain/stfs.ts';
 import { documents } from '#tables/documents.ts';
@@ -363,6 +371,64 @@ describe('Run records and completion', () => {
       expect(stopTransformer?.namespace).toBe(NAMESPACE);
       expect(stopTransformer?.content.requested_at).toBe(stop.created_at);
       expect(adjusters[1]?.content).toMatchObject({ num_workers: 0, task_id: run?.task_id });
+    });
+
+    it('cancels on a run_stop that names who cancels: task cancelled, dataset closed, workers stopped', async () => {
+      // Prepare
+      const { runId, c, daq } = await newRun(1);
+      await openRuns([daq.imminent], h.deps);
+      await startRuns([daq.start], h.deps);
+      const cancel = cancelMessage(runId, { by: 'alice', namespace: NAMESPACE, createdAt: tick() });
+      // Act
+      await stopRuns([cancel], h.deps);
+      await until(c.transformer, 'stop_transformer', 1);
+      const adjusters = await until(c.workers, 'adjuster_worker', 2);
+      for (const gen of daq.stfGens) await processStf(h, c, gen);
+      await endRuns([daq.end], h.deps);
+      await settle();
+      // Assess: the results and end_run that came after the cancel did not complete the run.
+      const { run } = await recordsOf(h, runId);
+      expect(run).toMatchObject({
+        task_state: 'cancelled',
+        dataset_state: 'closed',
+        cancelled_at: cancel.created_at,
+        cancel_reason: 'cancelled by alice',
+      });
+      expect(run?.completion).toBeUndefined();
+      expect(adjusters[1]?.content).toMatchObject({ num_workers: 0 });
+    });
+
+    it('keeps a cancel whatever comes after it: a plain run_stop, a late run_imminent', async () => {
+      // Prepare
+      const { runId, c, daq } = await newRun(1);
+      const cancel = cancelMessage(runId, { by: 'bob', reason: 'wrong settings', createdAt: tick() });
+      // Act
+      await stopRuns([cancel], h.deps);
+      await stopRuns([makeMessage('run_stop', runId, { req_id: 1 }, { createdAt: tick() })], h.deps);
+      await openRuns([daq.imminent], h.deps);
+      await settle();
+      // Assess
+      const { run } = await recordsOf(h, runId);
+      expect(run).toMatchObject({ task_state: 'cancelled', cancel_reason: 'wrong settings' });
+      expect(ofType(c.workers, 'adjuster_worker').every((m) => m.content.num_workers === 0)).toBe(true);
+    });
+
+    it('leaves a completed run as it is when a cancel comes late', async () => {
+      // Prepare
+      const { runId, c, daq } = await newRun(1);
+      await openRuns([daq.imminent], h.deps);
+      await startRuns([daq.start], h.deps);
+      for (const gen of daq.stfGens) await processStf(h, c, gen);
+      await endRuns([daq.end], h.deps);
+      await until(c.transformer, 'stop_transformer', 1);
+      // Act
+      await stopRuns([cancelMessage(runId, { by: 'carol', createdAt: tick() })], h.deps);
+      await settle();
+      // Assess
+      const { run } = await recordsOf(h, runId);
+      expect(run).toMatchObject({ completion: 'completed', task_state: 'closed' });
+      expect(run?.cancelled_at).toBeUndefined();
+      expect(ofType(c.transformer, 'stop_transformer')).toHaveLength(1);
     });
 
     it('numbers tasks from 1000001 upward, one per run', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkflow } from '#config/workflow.ts';
-import { planRun } from '#domain/daq-plan.ts';
+import { planRun, whyNoRun } from '#domain/daq-plan.ts';
 
 const workflow = (overrides: Record<string, unknown>) =>
   loadWorkflow('prompt_processing', { env: {}, overrides });
@@ -99,5 +99,25 @@ describe('DAQ run plan', () => {
     const plan = () => planRun(config);
     // Assess
     expect(plan).toThrow(/endless run/);
+  });
+
+  it.each([
+    [{ 'simulation.stf_count': 0 }, /^simulation\.stf_count = 0: the run would have no STF/],
+    [
+      {
+        'simulation.stf_mode': 'duration',
+        'simulation.physics_period_duration': 1,
+        'simulation.stf_interval': 2,
+      },
+      /^simulation\.physics_period_duration 1 s is shorter than one stf_interval \(2 s\)/,
+    ],
+  ])('refuses a run without STFs (%o), in the words of its keys', (overrides, message) => {
+    // Prepare
+    const config = workflow(overrides);
+    // Act
+    const why = whyNoRun(config);
+    // Assess
+    expect(why).toMatch(message);
+    expect(() => planRun(config)).toThrow(message);
   });
 });

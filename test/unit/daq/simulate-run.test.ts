@@ -1,11 +1,13 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkflow } from '#config/workflow.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { type DaqDeps, loadCheckpoint, planRun, simulateRun } from '#domain/daq.ts';
 import { tableNames } from '#runtime/env.ts';
 import { localStfStore } from '#stf/store.ts';
+import { documents } from '#tables/documents.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 import { testDir } from '../../support/temp.ts';
 import { fakeClock, quietLog, recordingBroker, walk } from './fakes.ts';
@@ -288,6 +290,34 @@ describe('DAQ simulator walk', () => {
       'end_run',
     ]);
     expect(seen.length - new Set(seen).size).toBeLessThanOrEqual(1);
+  });
+
+  it('stops at its next step when the run is cancelled, and sends nothing more', async () => {
+    // Prepare: the run is cancelled (as the run_stop handler records it) once its second STF is out.
+    const config = workflow({ 'simulation.stf_count': 5, 'simulation.physics_period_count': 1 });
+    const { deps, broker } = depsWith();
+    const doc = documents(dynamo.client);
+    const cancelling: DaqDeps['broker'] = {
+      ...broker,
+      publish: async (destination, body, headers) => {
+        await broker.publish(destination, body, headers);
+        const m = JSON.parse(body);
+        if (m.msg_type === 'stf_gen' && m.content.sequence === 2)
+          await doc.send(
+            new UpdateCommand({
+              TableName: deps.tableNames.runs,
+              Key: { run_id: String(m.run_id) },
+              UpdateExpression: 'SET cancelled_at = :at',
+              ExpressionAttributeValues: { ':at': m.created_at },
+            }),
+          );
+      },
+    };
+    // Act
+    const result = await simulateRun({ workflow: config, user: 'alice' }, { ...deps, broker: cancelling });
+    // Assess
+    expect(result.status).toBe('cancelled');
+    expect(walk(broker.sent)).toEqual(['run_imminent', 'start_run', 'stf_gen#1', 'stf_gen#2']);
   });
 
   it('does nothing when asked to continue a run that has ended', async () => {
