@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleTransformer } from '../functions/bundling.ts';
@@ -175,18 +184,97 @@ export function stackParts(s: StackConfig): Part[] {
 /** How long `testbed up` waits for the parts to serve (a JVM on a busy machine is slow). */
 const UP_TIMEOUT_MS = 180_000;
 
+/** What `up` found: whether it had to start anything, and the command whose start it waited for, if any. */
+export interface UpOutcome {
+  readonly started: boolean;
+  /** The pid of another `testbed up` or `run` that was starting the stack meanwhile. */
+  readonly waitedFor?: number;
+}
+
+export const upLockFile = (stateDir: string) => join(stateDir, 'run', 'up.lock');
+
 /**
  * Brings the stack up under its supervisor: the supervisor starts broker, dynalite, runner and the monitor
  * API (adopting what already runs) and restarts what dies. With a supervisor running, nothing new is
  * started: parts it left down (or someone stopped) are tried again, and this waits until all serve.
+ * Commands started together share one start: the first holds the state folder's lock, the others wait.
  */
-export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<void> {
+export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<UpOutcome> {
   mkdirSync(s.stateDir, { recursive: true, mode: 0o700 });
+  const waitedFor = await takeUpLock(s.stateDir, say);
+  try {
+    const started = await upLocked(s, say);
+    return { started, ...(waitedFor !== undefined && { waitedFor }) };
+  } finally {
+    releaseUpLock(s.stateDir);
+  }
+}
+
+/** A lock file whose writer died before writing its pid is stale after this long. */
+const EMPTY_LOCK_STALE_MS = 5_000;
+
+/**
+ * Takes the state folder's `up` lock (a file created exclusively, holding our pid); while another live
+ * process holds it, waits. A lock left by a dead process is taken over. Resolves with the pid waited for.
+ */
+async function takeUpLock(stateDir: string, say: (line: string) => void): Promise<number | undefined> {
+  const file = upLockFile(stateDir);
+  mkdirSync(dirname(file), { recursive: true });
+  const deadline = Date.now() + UP_TIMEOUT_MS + 60_000;
+  let waitedFor: number | undefined;
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return waitedFor;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder: number;
+    let age: number;
+    try {
+      holder = Number(readFileSync(file, 'utf8').trim());
+      age = Date.now() - statSync(file).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    const written = Number.isInteger(holder) && holder > 0;
+    if (written ? !isAlive(holder) : age > EMPTY_LOCK_STALE_MS) {
+      // Renamed aside, not removed: of two takers of one stale lock, only one moves it.
+      try {
+        renameSync(file, `${file}.stale-${process.pid}`);
+        rmSync(`${file}.stale-${process.pid}`, { force: true });
+      } catch {
+        // the other taker moved it
+      }
+      continue;
+    }
+    if (written && waitedFor === undefined) {
+      waitedFor = holder;
+      say(`waiting for testbed (pid ${holder}), which is starting the local stack…`);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the local stack is still being started by pid ${holder}: try again later`);
+    await sleep(200);
+  }
+}
+
+function releaseUpLock(stateDir: string): void {
+  const file = upLockFile(stateDir);
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
+/** `up` under the lock; true when something had to start (the supervisor, or parts it left down). */
+async function upLocked(s: StackConfig, say: (line: string) => void): Promise<boolean> {
   loadOrCreateCredentials(s.stateDir);
   const sup = supervisorDaemon(s.stateDir);
   let supervisorPid = readPid(sup);
   const started = supervisorPid === undefined;
   let hups = 0;
+  let again: PartName[] = [];
   if (supervisorPid === undefined) {
     // Checked here, before anything starts, so a conflict is named at once: broker and dynalite first.
     if (brokerPid(s.stateDir) === undefined) {
@@ -215,7 +303,7 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
   } else {
     const state = await supervisorState(s.stateDir, supervisorPid);
     hups = state.hups;
-    const again = partNames.filter((n) => ['left-down', 'stopped'].includes(state.parts[n].phase));
+    again = partNames.filter((n) => ['left-down', 'stopped'].includes(state.parts[n].phase));
     if (again.length > 0) {
       for (const n of again) say(state.parts[n].message ?? `${n} is ${state.parts[n].phase}`);
       say(`starting ${again.join(', ')} again`);
@@ -235,6 +323,7 @@ export async function up(s: StackConfig, say: (line: string) => void = console.e
     throw error;
   }
   await bundling;
+  return started || again.length > 0;
 }
 
 /** The supervisor's state once it has written it. */
