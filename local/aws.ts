@@ -6,13 +6,14 @@ import { DescribeBrokerCommand, MqClient } from '@aws-sdk/client-mq';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowConfig } from '#config/workflow.ts';
-import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
+import { emptyLogSource } from '#query/logs.ts';
+import { runSummary } from '#query/run-summary.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 import { outputKeys } from '../lib/outputs.ts';
 import { runProgress } from './progress.ts';
 import { expectedStfCount } from './run.ts';
-import { summary } from './summary.ts';
+import { type RunReport, settledSummary, summary } from './summary.ts';
 
 /** The stack `npx cdk deploy` creates unless `-c stackName=…` says otherwise. */
 export const DEFAULT_STACK = 'SwfTestbed';
@@ -49,10 +50,33 @@ export interface DeployedStack {
   readonly tableNames: Record<TableName, string>;
 }
 
-/** Turns what the SDK throws for missing credentials, region or stack into one sentence on what to do. */
+/** How the network fails under the SDK (Node's codes), in words. */
+const networkFailures: Record<string, string> = {
+  ENOTFOUND: 'its name does not resolve',
+  EAI_AGAIN: 'its name does not resolve',
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'it did not answer in time',
+  TimeoutError: 'it did not answer in time',
+  ENETUNREACH: 'the network is unreachable',
+  EHOSTUNREACH: 'the host is unreachable',
+};
+
+/**
+ * Turns what the SDK throws for an unreachable AWS, missing credentials, region or stack into one sentence
+ * on what to do.
+ */
 export function explainAwsError(error: unknown, stackName: string): Error {
-  const e = error as { name?: string; message?: string };
+  const e = error as { name?: string; message?: string; code?: string; hostname?: string };
   const message = e?.message ?? String(error);
+  const failure = networkFailures[e?.code ?? ''] ?? networkFailures[e?.name ?? ''];
+  if (failure !== undefined) {
+    const host = e.hostname ?? /(?:ENOTFOUND|EAI_AGAIN|connect \w+) ([\w.-]+)/.exec(message)?.[1];
+    return new Error(
+      `could not reach AWS${host ? ` at ${host}` : ''} (${failure}): check the network connection and any ` +
+        'proxy, AWS_REGION, and AWS_ENDPOINT_URL if set',
+    );
+  }
   if (e?.name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return new Error(
       'no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and ' +
@@ -193,32 +217,6 @@ async function countOf(db: DynamoDBClient, table: string, runId: string): Promis
 }
 
 /** What went by for the run, as the handlers recorded it in the messages table: counts per type, senders. */
-async function messagesOf(
-  db: DynamoDBClient,
-  table: string,
-  runId: string,
-): Promise<{ counts: Map<string, number>; senders: Set<string> }> {
-  const counts = new Map<string, number>();
-  const senders = new Set<string>();
-  const pages = paginateQuery(
-    { client: documents(db) },
-    {
-      TableName: table,
-      KeyConditionExpression: 'run_id = :r',
-      ExpressionAttributeValues: { ':r': runId },
-      ProjectionExpression: 'msg_type, sender, refused',
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      if (item.refused !== undefined || typeof item.msg_type !== 'string') continue;
-      counts.set(item.msg_type, (counts.get(item.msg_type) ?? 0) + 1);
-      if (typeof item.sender === 'string') senders.add(item.sender);
-    }
-  }
-  return { counts, senders };
-}
-
 async function deadLetters(sqs: Pick<SQSClient, 'send'>, url: string | undefined): Promise<number> {
   if (!url) return 0;
   const out = await sqs.send(
@@ -305,8 +303,9 @@ export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; c
   } finally {
     progress.stop();
   }
-  const report = reportRun(runId, await readRun(clients.db, stack.tableNames, runId));
-  const seen = await messagesOf(clients.db, stack.tableNames.messages, runId);
-  out(summary(report, seen, (Date.now() - started) / 1000, completed));
+  const context = { db: clients.db, tableNames: stack.tableNames, logs: emptyLogSource };
+  // Read again until the pilots have ended, so that the summary does not call them running.
+  const report = await settledSummary(() => runSummary(context, runId));
+  out(summary(report));
   return { report, completed };
 }
