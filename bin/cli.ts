@@ -1,30 +1,63 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { down, resolveStack, type StackOverrides, status, supervisorStatus, up } from '#local/stack.ts';
+import { projectRoot } from '#local/state.ts';
 import { addDlqCommands } from './dlq-commands.ts';
+import { cliMessage } from './errors.ts';
 import { addMonitorCommands, serviceTable } from './monitor-commands.ts';
-import { stackOptions } from './options.ts';
+import { environmentHelp, examples, stackOptions } from './options.ts';
 import { addRunCommands } from './run-commands.ts';
 
-const program = new Command('testbed').description(
-  'EIC streaming workflow testbed, prompt processing: the local stack and its runs',
-);
+/** Whatever a command throws, or leaves unhandled, reaches the user as its message, never as a stack trace. */
+const fail = (error: unknown) => {
+  console.error(`testbed: ${cliMessage(error)}`);
+  process.exit(1);
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+const { version } = JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string };
+
+const program = new Command('testbed')
+  .description('EIC streaming workflow testbed, prompt processing: the local stack and its runs')
+  .version(version, '-V, --version', "print the testbed's version");
+examples(program, [
+  'testbed run prompt_processing          # starts the local stack if needed, runs a workflow, reports',
+  'testbed runs                           # the runs, newest first',
+  'testbed status 100010                  # one run (or execution id) in detail',
+  'testbed down                           # stops the local stack; its data stay',
+]).addHelpText('after', environmentHelp);
 
 const stackFrom = (o: StackOverrides) => resolveStack(o);
 
-stackOptions(
-  program
-    .command('up')
-    .description('start broker, dynalite, the local Lambda runner and the monitor API, under a supervisor'),
+examples(
+  stackOptions(
+    program
+      .command('up')
+      .description(
+        'start broker, dynalite, the local Lambda runner and the monitor API, under a supervisor (nothing if already up)',
+      ),
+  ),
+  ['testbed up', 'testbed up --stomp-port 61614 --dynamodb-port 4568 --api-port 8643'],
 ).action(async (o: StackOverrides) => {
   const s = stackFrom(o);
   const t0 = performance.now();
-  await up(s, (line) => console.error(line));
-  console.log(`local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`);
+  const { started, waitedFor } = await up(s, (line) => console.error(line));
+  console.log(
+    started
+      ? `local stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state in ${s.stateDir})`
+      : waitedFor !== undefined
+        ? `local stack up: started by testbed pid ${waitedFor} meanwhile (state in ${s.stateDir})`
+        : `the local stack was already up (state in ${s.stateDir})`,
+  );
   console.log(serviceTable(await status(s), supervisorStatus(s)));
 });
 
-stackOptions(
-  program.command('down').description('stop the supervisor, pilots, runner, broker and dynalite'),
+examples(
+  stackOptions(
+    program.command('down').description('stop the supervisor, pilots, runner, broker and dynalite'),
+  ),
+  ['testbed down', 'TESTBED_STATE_DIR=/tmp/mine testbed down'],
 ).action(async (o: StackOverrides) => {
   const stopped = await down(stackFrom(o));
   console.log(stopped.length ? `stopped: ${stopped.join(', ')}` : 'nothing was running');
@@ -34,7 +67,4 @@ addRunCommands(program);
 addMonitorCommands(program);
 addDlqCommands(program);
 
-program.parseAsync().catch((error: unknown) => {
-  console.error(`testbed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+program.parseAsync().catch(fail);

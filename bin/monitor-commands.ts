@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { ServiceStatus, StackOverrides, SupervisorStatus } from '#local/stack.ts';
+import type { MessageRow } from '#query/messages.ts';
 import type { Monitor } from '#query/monitor.ts';
-import { hhmmss } from './format.ts';
-import { stackOptions } from './options.ts';
+import { cliTime, isTimeColumn } from './format.ts';
+import { examples, stackOptions } from './options.ts';
 import { printWorkflowStatus } from './workflow-status-text.ts';
 
 // The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
@@ -14,6 +15,8 @@ interface MonitorFlags extends StackOverrides {
   run?: string;
   limit?: string;
   next?: string;
+  namespace?: string;
+  status?: string;
 }
 
 /** Where the local stack is (as `testbed up` takes it), and JSON output. */
@@ -28,6 +31,12 @@ function listOptions(cmd: Command): Command {
     .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
     .option('--next <token>', 'the page after the one that printed this token');
 }
+
+/** Options of a list of runs: how many, from where, which. */
+const pageOptions = (cmd: Command): Command =>
+  monitorOptions(cmd)
+    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
+    .option('--next <token>', 'the page after the one that printed this token');
 
 /**
  * Runs `use` against the local stack's tables. While DynamoDB is away and the stack's supervisor expects
@@ -83,6 +92,36 @@ async function ownerOrLatest(m: Monitor, o: MonitorFlags): Promise<Record<string
 
 const NO_RUN_YET = 'no runs yet: testbed run prompt_processing';
 
+/** The execution of run `runId` (what `testbed status <run>` shows); refused when the run has none. */
+async function executionOfRun(m: Monitor, runId: string): Promise<string> {
+  const run = await m.run({ run_id: runId });
+  if (run.execution_id === undefined)
+    throw new Error(
+      `run ${runId} has no execution (no DAQ simulator started it): testbed messages --run ${runId} shows what it got`,
+    );
+  return run.execution_id;
+}
+
+/** An empty list of messages, in the words of what was asked: "no bogus_type messages in run 100010". */
+function noMessages(
+  owner: Record<string, string>,
+  filters: Record<string, string>,
+  types?: string[],
+): string {
+  const whose = owner.run_id !== undefined ? `run ${owner.run_id}` : `execution ${owner.execution_id}`;
+  const what = [
+    filters.msg_type,
+    'messages',
+    filters.sender && `from ${filters.sender}`,
+    `in ${whose}`,
+    filters.since && `since ${cliTime(filters.since)}`,
+    filters.until && `until ${cliTime(filters.until)}`,
+  ];
+  const has =
+    types === undefined ? '' : types.length > 0 ? ` (it has ${types.join(', ')})` : ' (it has none)';
+  return `no ${what.filter(Boolean).join(' ')}${has}`;
+}
+
 function given(o: Record<string, unknown>, names: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(names)
@@ -107,12 +146,18 @@ function printPage(
   if (page.next) console.error(`more: --next ${page.next}`);
 }
 
-const cell = (v: unknown): string =>
-  v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+const cell = (v: unknown, column: string): string =>
+  v === undefined || v === null
+    ? ''
+    : isTimeColumn(column)
+      ? cliTime(v)
+      : typeof v === 'object'
+        ? JSON.stringify(v)
+        : String(v);
 
-/** A plain text table, widest cell per column, long cells cut. */
+/** A plain text table, widest cell per column, times in the CLI's one style. */
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cells = rows.map((r) => columns.map((c) => cell(r[c]).slice(0, 60)));
+  const cells = rows.map((r) => columns.map((c) => cell(r[c], c)));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] as string).length)));
   const line = (values: string[]) =>
     values
@@ -137,7 +182,7 @@ export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorS
     pid: r.pid,
     restarts: r.restarts,
     last_restart: r.last_restart
-      ? `${hhmmss(r.last_restart.at)} ${r.last_restart.reason}`
+      ? `${cliTime(r.last_restart.at)} ${r.last_restart.reason}`
       : r.restarts === undefined
         ? undefined
         : '-',
@@ -155,22 +200,67 @@ export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorS
 
 const LATEST = 5;
 
+/**
+ * What matters of a message's content, as columns: its file, slice, state and, for a result, its delay
+ * (processed_at − requested_at). The whole content is in --json.
+ */
+export function messageColumns(m: MessageRow): Record<string, unknown> {
+  const c =
+    m.content !== null && typeof m.content === 'object' && !Array.isArray(m.content)
+      ? (m.content as Record<string, unknown>)
+      : {};
+  const ms = (t: unknown) => {
+    if (typeof t !== 'string') return undefined;
+    const n = Date.parse(cliTime(t));
+    return Number.isNaN(n) ? undefined : n;
+  };
+  const [requested, processed] = [ms(c.requested_at), ms(c.processed_at)];
+  return {
+    ...m,
+    file: c.filename ?? c.file,
+    slice_id: c.slice_id,
+    state: c.state,
+    delay_ms:
+      m.msg_type === 'slice_result' && requested !== undefined && processed !== undefined
+        ? processed - requested
+        : c.delay,
+  };
+}
+
+/** The file a log line is about: its `filename` field, or upstream's `stf`. */
+const logColumns = (l: Record<string, unknown>) => ({ ...l, file: l.filename ?? l.stf });
+
+/** Says why the stack does not serve, and what starts it; undefined when all is well. */
+function stackHint(services: ServiceStatus[], supervisor: SupervisorStatus): string | undefined {
+  if (services.every((r) => r.pid === undefined) && !supervisor.running)
+    return 'the local stack is not up: testbed up starts it (testbed run prompt_processing does too)';
+  if (!services.every((r) => r.healthy) || !supervisor.running)
+    return 'part of the local stack is down: testbed up starts it again';
+  return undefined;
+}
+
 /** Registers status, messages, stf-files, slices, logs, tasks and mcp on the testbed CLI. */
 export function addMonitorCommands(program: Command): void {
-  monitorOptions(
-    program
-      .command('status')
-      .description("the local stack's health and the latest executions, or one execution's workflow status")
-      .argument('[execution]', 'an execution id: its workflow status'),
-  ).action(async (execution: string | undefined, o: MonitorFlags) => {
-    if (execution !== undefined) {
+  examples(
+    monitorOptions(
+      program
+        .command('status')
+        .description(
+          "the local stack's health and the latest executions, or one run's workflow status (by run number or execution id)",
+        )
+        .argument('[run|execution]', 'a run number (digits) or an execution id: its workflow status'),
+    ),
+    ['testbed status', 'testbed status 100010', 'testbed status prompt_processing-alice-0001 --json'],
+  ).action(async (id: string | undefined, o: MonitorFlags) => {
+    if (id !== undefined) {
       // JSON is the workflow status alone, as the API and the MCP tool return it.
-      const [s, run] = await withMonitor(o, (m) =>
-        Promise.all([
+      const [s, run] = await withMonitor(o, async (m) => {
+        const execution = /^\d+$/.test(id) ? await executionOfRun(m, id) : id;
+        return Promise.all([
           m.execution({ execution_id: execution }),
           o.json ? undefined : m.run({ execution_id: execution }),
-        ]),
-      );
+        ]);
+      });
       if (run === undefined) console.log(JSON.stringify(s, null, 2));
       else await printWorkflowStatus(s, run);
       return;
@@ -210,10 +300,51 @@ export function addMonitorCommands(program: Command): void {
         );
       }
     }
-    if (!services.every((r) => r.healthy) || !supervisor.running) process.exitCode = 1;
+    const hint = stackHint(services, supervisor);
+    if (hint !== undefined) {
+      console.error(hint);
+      process.exitCode = 1;
+    }
   });
 
-  listOptions(program.command('messages').description('messages the handlers took, newest first'))
+  examples(
+    pageOptions(program.command('runs').description('the runs, newest first, with their executions'))
+      .option('--namespace <ns>', 'only the runs of this namespace')
+      .option('--status <status>', 'only runs in this state: pending, running, completed or terminated'),
+    ['testbed runs', 'testbed runs --namespace alice --status completed --limit 10', 'testbed runs --json'],
+  ).action(async (o: MonitorFlags) => {
+    const p = given(o as Record<string, unknown>, {
+      limit: 'limit',
+      next: 'next',
+      namespace: 'namespace',
+      status: 'status',
+    });
+    const page = await withMonitor(o, (m) => m.runs(p));
+    const filtered = p.namespace !== undefined || p.status !== undefined;
+    printPage(
+      page,
+      o,
+      [
+        'run_id',
+        'execution_id',
+        'namespace',
+        'status',
+        'phase',
+        'stf_files',
+        'created_at',
+        'duration_seconds',
+      ],
+      filtered
+        ? `no ${[p.status, 'runs', p.namespace && `in namespace ${p.namespace}`].filter(Boolean).join(' ')}`
+        : NO_RUN_YET,
+    );
+  });
+
+  examples(listOptions(program.command('messages').description('messages the handlers took, newest first')), [
+    'testbed messages                          # the latest run',
+    'testbed messages --run 100010 --type slice_result --limit 20',
+    'testbed messages --execution prompt_processing-alice-0001 --order asc --json',
+  ])
     .option('--type <msg_type>', 'only this message type')
     .option('--sender <sender>', 'only from this sender')
     .option('--since <time>', 'created at or after (any timestamp style)')
@@ -227,19 +358,28 @@ export function addMonitorCommands(program: Command): void {
         until: 'until',
         order: 'order',
       });
-      const page = await withMonitor(o, async (m) => {
+      const found = await withMonitor(o, async (m) => {
         const run = await ownerOrLatest(m, o);
-        return run && m.messages({ ...run, ...filters });
+        if (run === undefined) return undefined;
+        const page = await m.messages({ ...run, ...filters });
+        const filtered = Object.keys(filters).some((f) => f !== 'order');
+        // An empty filtered page says what was asked, and what the run does have.
+        const all =
+          page.items.length === 0 && filtered ? await m.messages({ ...run, limit: 1000 }) : undefined;
+        return { page, run, types: all && [...new Set(all.items.map((r) => r.msg_type))].sort() };
       });
       printPage(
-        page ?? { items: [] },
+        found ? { ...found.page, items: found.page.items.map(messageColumns) } : { items: [] },
         o,
-        ['created_at', 'msg_type', 'sender', 'refused', 'content'],
-        page ? 'no messages' : NO_RUN_YET,
+        ['created_at', 'msg_type', 'sender', 'file', 'slice_id', 'state', 'delay_ms', 'refused'],
+        found ? noMessages(found.run, filters, found.types) : NO_RUN_YET,
       );
     });
 
-  listOptions(program.command('stf-files').description("a run's STF files"))
+  examples(listOptions(program.command('stf-files').description("a run's STF files")), [
+    'testbed stf-files',
+    'testbed stf-files --run 100010 --status done',
+  ])
     .option('--status <status>', 'registered, processing or done')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
       const page = await withMonitor(o, async (m) => {
@@ -254,7 +394,10 @@ export function addMonitorCommands(program: Command): void {
       );
     });
 
-  listOptions(program.command('slices').description("a run's slice results"))
+  examples(listOptions(program.command('slices').description("a run's slice results")), [
+    'testbed slices --run 100010 --status failed',
+    'testbed slices --stf swf.100010.000001.stf --json',
+  ])
     .option('--stf <filename>', 'only the slices of this STF file')
     .option('--status <status>', 'done or failed')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
@@ -270,7 +413,14 @@ export function addMonitorCommands(program: Command): void {
       );
     });
 
-  listOptions(program.command('logs').description('log lines of the handlers and pilots, newest first'))
+  examples(
+    listOptions(
+      program
+        .command('logs')
+        .description('log lines of the handlers and pilots, newest first (all runs by default)'),
+    ),
+    ['testbed logs --level warn', 'testbed logs --run 100010 --text "slice failed"'],
+  )
     .option('--level <level>', 'at least this level: info, warn, error')
     .option('--text <text>', 'lines whose message holds this text')
     .option('--since <time>', 'at or after')
@@ -281,14 +431,22 @@ export function addMonitorCommands(program: Command): void {
         ...given(o, { level: 'level', text: 'text', since: 'since', until: 'until' }),
       };
       const page = await withMonitor(o, (m) => m.logs(p));
-      printPage(page, o, ['time', 'level', 'source', 'run_id', 'msg'], 'no log lines');
+      printPage(
+        { ...page, items: page.items.map(logColumns) },
+        o,
+        ['time', 'level', 'source', 'run_id', 'file', 'msg'],
+        'no log lines',
+      );
     });
 
-  listOptions(
-    program
-      .command('tasks')
-      .description("the runs' workflow tasks, or one task's jobs (its pilots)")
-      .argument('[task_id]', 'a task id: its jobs'),
+  examples(
+    listOptions(
+      program
+        .command('tasks')
+        .description("the runs' workflow tasks, or one task's jobs (its pilots)")
+        .argument('[task_id]', 'a task id: its jobs'),
+    ),
+    ['testbed tasks', 'testbed tasks 1000042', 'testbed tasks --run 100010'],
   ).action(async (taskId: string | undefined, o: MonitorFlags) => {
     if (taskId === undefined && o.execution === undefined && o.run === undefined) {
       const p = given(o as Record<string, unknown>, { limit: 'limit', next: 'next' });
@@ -308,17 +466,20 @@ export function addMonitorCommands(program: Command): void {
       page,
       o,
       ['pilot_id', 'state', 'hostname', 'pid', 'started_at', 'last_heartbeat_at', 'ended_at', 'slices_done'],
-      // A foreign transformer (upstream's) records no job: its hosts show in `testbed status EXECUTION`.
-      `no jobs: ${NO_ADJUSTER_PILOTS} (testbed status EXECUTION shows the result hosts)`,
+      // A foreign transformer (upstream's) records no job: its hosts show in `testbed status RUN`.
+      `no jobs: ${NO_ADJUSTER_PILOTS} (testbed status RUN shows the result hosts)`,
     );
   });
 
-  stackOptions(
-    program
-      .command('mcp')
-      .description(
-        'the MCP server on stdio: the monitor tools (swf_get_workflow_monitor, swf_list_*, panda_list_jobs)',
-      ),
+  examples(
+    stackOptions(
+      program
+        .command('mcp')
+        .description(
+          'the MCP server on stdio: the monitor tools (swf_get_workflow_monitor, swf_list_*, panda_list_jobs)',
+        ),
+    ),
+    ['testbed mcp    # as the command of an MCP client (stdio)'],
   ).action(async (o: StackOverrides) => {
     const { serveMcp } = await import('#local/mcp.ts');
     await serveMcp(o);
