@@ -15,8 +15,9 @@ interface Candidate {
 
 /**
  * The local stack's JSON-line logs (`<state>/logs/**.log`: the runner, the pilots), newest first. Each file
- * is read backwards from its end (or from the cursor of the previous page) until `limit` lines match or
- * `maxBytes` are read; the files' lines are merged by time. `next` holds a byte offset per file.
+ * is read backwards from its end (or from the cursor of the previous page) until `limit` + 1 lines match or
+ * `maxBytes` are read; the files' lines are merged by time. `next` holds a byte offset per file, and is
+ * given only when a matching line follows (or a file was read only up to `maxBytes`).
  */
 export function localLogSource(dir: string, o: { maxBytesPerFile?: number } = {}): LogSource {
   const maxBytes = o.maxBytesPerFile ?? DEFAULT_MAX_BYTES;
@@ -24,11 +25,13 @@ export function localLogSource(dir: string, o: { maxBytesPerFile?: number } = {}
     name: `files under ${dir}`,
     async read(q: LogQuery): Promise<Page<LogLine>> {
       const cursor = decodeCursor(q.next);
+      // One line more than a page per file: whether another page follows is then known, not guessed.
+      const want = q.limit + 1;
       const files = logFiles(dir).filter((f) => !ofOtherRun(f, q));
       const scans = files.map((path) => {
         const name = relative(dir, path);
         const start = Math.min(cursor[name] ?? statSync(path).size, statSync(path).size);
-        return { name, start, ...scanBackwards(path, name, start, q, maxBytes) };
+        return { name, start, ...scanBackwards(path, name, start, q, want, maxBytes) };
       });
       // A k-way merge, newest first, keeps each file's lines in file order: what is taken is a prefix.
       const taken = scans.map(() => 0);
@@ -54,7 +57,11 @@ export function localLogSource(dir: string, o: { maxBytesPerFile?: number } = {}
         if (t > 0) offsets[s.name] = (s.candidates[t - 1] as Candidate).pos;
         else offsets[s.name] = s.candidates.length === 0 ? s.scannedTo : s.start;
       }
-      const more = Object.values(offsets).some((v) => v > 0);
+      // A next page only when a line is known to follow: one left over, or a file read only in part.
+      const more = scans.some(
+        (s, i) =>
+          (taken[i] as number) < s.candidates.length || (s.candidates.length < want && s.scannedTo > 0),
+      );
       return { items, ...(more && { next: encodeCursor(offsets) }) };
     },
   };
@@ -78,6 +85,7 @@ function scanBackwards(
   name: string,
   start: number,
   q: LogQuery,
+  want: number,
   maxBytes: number,
 ): { candidates: Candidate[]; scannedTo: number } {
   const candidates: Candidate[] = [];
@@ -106,24 +114,24 @@ function scanBackwards(
     });
   };
   try {
-    while (pos > 0 && read < maxBytes && candidates.length < q.limit) {
+    while (pos > 0 && read < maxBytes && candidates.length < want) {
       const from = Math.max(0, pos - chunkSize);
       const chunk = Buffer.alloc(pos - from);
       readSync(fd, chunk, 0, chunk.length, from);
       read += chunk.length;
       const buf = Buffer.concat([chunk, rest]);
       let lineEnd = buf.length;
-      for (let i = buf.length - 1; i >= 0 && candidates.length < q.limit; i--) {
+      for (let i = buf.length - 1; i >= 0 && candidates.length < want; i--) {
         if (buf[i] !== 0x0a) continue;
         take(buf.subarray(i + 1, lineEnd), from + i + 1);
         lineEnd = i;
       }
-      if (candidates.length >= q.limit) return { candidates, scannedTo };
+      if (candidates.length >= want) return { candidates, scannedTo };
       rest = buf.subarray(0, lineEnd);
       pos = from;
       scannedTo = pos + rest.length;
     }
-    if (pos === 0 && candidates.length < q.limit) {
+    if (pos === 0 && candidates.length < want) {
       if (rest.length > 0) take(rest, 0);
       scannedTo = 0;
     }
