@@ -1,32 +1,17 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDynamoClient } from '#local/dynalite.ts';
 import { freePort } from '#local/processes.ts';
 import { resolveStack, stackEnvironment } from '#local/stack.ts';
 import { projectRoot } from '#local/state.ts';
 import { FOREIGN_RUN, seedForeignRun } from '../integration/monitor/seed.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { type CliResult, testbed } from '../support/cli.ts';
 import { testDir } from '../support/temp.ts';
 
 const artifacts = join(projectRoot, 'test', 'artifacts');
-
-/** Debian's Chromium, headless, with nothing that reaches beyond loopback. */
-const launch = () =>
-  chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 
 // A short realtime run: five STFs a second apart, slices that take 0.2 s, so results come in for seconds.
 const shortRun = [
@@ -63,7 +48,7 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
       TESTBED_API_PORT: String(await freePort()),
     };
     base = `http://127.0.0.1:${env.TESTBED_API_PORT}`;
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
