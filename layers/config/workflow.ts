@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, TomlError } from 'smol-toml';
 import * as z from 'zod';
 import { commandWords } from './command-line.ts';
+import { editDistance, nearestNames, orList } from './nearest-names.ts';
 
 /** The shipped workflow TOML files, found from this module so any working directory works. */
 export const workflowsDir: URL = new URL('../../workflows/', import.meta.url);
@@ -86,6 +87,10 @@ const schemas = {
   }),
 };
 
+// Sections upstream's workflow files (BNLNPPS/swf-testbed workflows/) carry for their agents and scripts:
+// the testbed keeps them unread, and never takes one for a misspelling of its own.
+const upstreamSections: ReadonlySet<string> = new Set(['agents', 'parameters', 'stf_processing']);
+
 type Schemas = typeof schemas;
 type Section<K extends keyof Schemas> = Readonly<z.output<Schemas[K]>>;
 type Table = Record<string, unknown>;
@@ -104,6 +109,10 @@ export interface WorkflowConfig {
   readonly fastProcessing: Section<'fast_processing'>;
   /** Sections this loader does not know, by their TOML name (e.g. `agents`). */
   readonly extraSections: Readonly<Record<string, Readonly<Table>>>;
+  /** What the files set that the testbed does not read, kept: `section.key`, or `section` when unknown whole. */
+  readonly unusedKeys: readonly string[];
+  /** The same, by the file (as labelled in errors) that set them, files in the order read. */
+  readonly unusedKeysByFile: Readonly<Record<string, readonly string[]>>;
   /** Files read (absolute paths) in the order read, then `command line` if overrides were given. */
   readonly sources: readonly string[];
 }
@@ -160,6 +169,68 @@ export function parseOverride(assignment: string): [string, unknown] {
     // Unquoted text such as `testbed.namespace=alice` is not a TOML value; take it as a string.
   }
   return [assignment.slice(0, at).trim(), value];
+}
+
+/** One line naming what the files set that the testbed does not read, so a typo shows; none if all is read. */
+export function unusedKeysLine(cfg: WorkflowConfig): string | undefined {
+  const byFile = Object.entries(cfg.unusedKeysByFile).filter(([, keys]) => keys.length > 0);
+  if (byFile.length === 0) return undefined;
+  return byFile
+    .map(([file, keys]) => `${file}: not used by the testbed (kept): ${keys.join(', ')}`)
+    .join('; ');
+}
+
+/** The keys `[section]` takes; [daq_state_machine] also the simulation keys upstream keeps there. */
+function knownKeys(section: keyof Schemas): string[] {
+  const own = Object.keys(schemas[section].shape);
+  return section === 'daq_state_machine' ? [...own, ...Object.keys(schemas.simulation.shape)] : own;
+}
+
+function isKnownSection(name: string): name is keyof Schemas {
+  return Object.hasOwn(schemas, name);
+}
+
+/** A command-line override must name a key the testbed reads: there a typo is likelier than a purpose. */
+function checkOverrideName(section: string, key: string): void {
+  const dotted = `${section}.${key}`;
+  const sections = Object.keys(schemas) as (keyof Schemas)[];
+  // Where the key lives, by each section's own keys: daq_state_machine.stf_count works but is no advice.
+  const holding = sections
+    .filter((name) => Object.hasOwn(schemas[name].shape, key))
+    .map((name) => `${name}.${key}`);
+  if (!isKnownSection(section)) {
+    const near = nearestNames(section, sections).map((name) =>
+      Object.hasOwn(schemas[name].shape, key) ? `${name}.${key}` : `[${name}]`,
+    );
+    const guesses = [...new Set([...near, ...holding])].slice(0, 3);
+    throw new Error(
+      guesses.length > 0
+        ? `${COMMAND_LINE}: ${dotted} names no section the testbed reads: did you mean ${orList(guesses)}?`
+        : `${COMMAND_LINE}: ${dotted} names no section the testbed reads (its sections: ${sections.join(', ')})`,
+    );
+  }
+  const keys = knownKeys(section);
+  if (keys.includes(key)) return;
+  const near = nearestNames(key, keys).map((name) => `${section}.${name}`);
+  const guesses = near.length > 0 ? near : holding.slice(0, 3);
+  throw new Error(
+    guesses.length > 0
+      ? `${COMMAND_LINE}: ${dotted} is not a key of [${section}]: did you mean ${orList(guesses)}?`
+      : `${COMMAND_LINE}: ${dotted} is not a key of [${section}] (its keys: ${keys.join(', ')})`,
+  );
+}
+
+/** A section a file names that is two edits from one of ours, and not upstream's, is a misspelling. */
+function checkSectionNames(file: string, tables: Record<string, Table>): void {
+  for (const name of Object.keys(tables)) {
+    if (isKnownSection(name) || upstreamSections.has(name)) continue;
+    const near = Object.keys(schemas).filter((known) => editDistance(name, known) <= 2);
+    if (near.length > 0) {
+      throw new Error(
+        `${label(file)}: [${name}] is not a section the testbed reads: did you mean ${orList(near.map((known) => `[${known}]`))}?`,
+      );
+    }
+  }
 }
 
 function resolveWorkflowFile(nameOrPath: string): string {
@@ -229,6 +300,7 @@ function readToml(file: string, notFound: string): Record<string, Table> {
   for (const [key, value] of Object.entries(document)) {
     if (!isTable(value)) throw new Error(`${label(file)}: top-level key "${key}" must sit under a [section]`);
   }
+  checkSectionNames(file, document as Record<string, Table>);
   return document as Record<string, Table>;
 }
 
@@ -252,6 +324,7 @@ function overridesToTables(overrides: [string, unknown][]): Record<string, Table
       throw new Error(`${COMMAND_LINE}: override "${dotted}" must be named section.key`);
     }
     const section = dotted.slice(0, dot);
+    checkOverrideName(section, dotted.slice(dot + 1));
     tables[section] ??= {};
     tables[section][dotted.slice(dot + 1)] = value;
   }
@@ -296,8 +369,10 @@ function validate(file: string, merged: Sourced, sources: string[]): WorkflowCon
   ) as { [K in keyof Schemas]: z.output<Schemas[K]> };
 
   const extraSections = Object.fromEntries(
-    [...merged.keys()].filter((name) => !Object.hasOwn(schemas, name)).map((name) => [name, plain(name)]),
+    [...merged.keys()].filter((name) => !isKnownSection(name)).map((name) => [name, plain(name)]),
   );
+
+  const unusedKeysByFile = unusedKeysOf(merged, sources);
 
   return {
     name: parsed.workflow.name ?? path.basename(file, '.toml').replace(/_default$/, ''),
@@ -309,8 +384,30 @@ function validate(file: string, merged: Sourced, sources: string[]): WorkflowCon
     promptProcessing: parsed.prompt_processing,
     fastProcessing: parsed.fast_processing,
     extraSections,
+    unusedKeys: [...new Set(Object.values(unusedKeysByFile).flat())],
+    unusedKeysByFile,
     sources,
   };
+}
+
+/** What the files set that the testbed does not read, by file in the order read: dotted, whole sections bare. */
+function unusedKeysOf(merged: Sourced, sources: readonly string[]): Record<string, string[]> {
+  const byFile: Record<string, string[]> = {};
+  const unused = (from: string, name: string) => {
+    byFile[from] ??= [];
+    if (!byFile[from].includes(name)) byFile[from].push(name);
+  };
+  for (const [name, section] of merged) {
+    if (!isKnownSection(name)) {
+      if (section.keys.size === 0) unused(section.from, name);
+      for (const entry of section.keys.values()) unused(entry.from, name);
+      continue;
+    }
+    const keys = knownKeys(name);
+    for (const [key, entry] of section.keys) if (!keys.includes(key)) unused(entry.from, `${name}.${key}`);
+  }
+  const order = sources.map(label);
+  return Object.fromEntries(Object.entries(byFile).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)));
 }
 
 /** A path as a person would type it: relative when under the working directory. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { loadWorkflow, parseOverride, workflowsDir } from '#config/workflow.ts';
+import { loadWorkflow, parseOverride, unusedKeysLine, workflowsDir } from '#config/workflow.ts';
 import { testDir } from '../../support/temp.ts';
 
 const tempDirs: string[] = [];
@@ -361,6 +361,7 @@ enabled = true
       // Assess
       expect(config.simulation.stf_source_pattern).toBe('*.root');
       expect(config.extraSections).toEqual({ agents: { 'stf-data': { enabled: true } } });
+      expect(config.unusedKeys).toEqual(['simulation.stf_source_pattern', 'agents']);
     });
 
     it('refuses a wrong type naming the file and the key', () => {
@@ -523,6 +524,255 @@ enabled = true
 
       // Assess
       expect(load).toThrow(/no_such_workflow_default\.toml or .*no_such_workflow\.toml/);
+    });
+  });
+
+  describe('command-line typos', () => {
+    /** The message `loadWorkflow` refuses these `--set` assignments with, or `loaded`. */
+    const refusal = (...assignments: string[]): string => {
+      try {
+        loadWorkflow('prompt_processing', {
+          ...noEnv,
+          overrides: Object.fromEntries(assignments.map(parseOverride)),
+        });
+        return 'loaded';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+
+    it('refuses an unknown key in a known section and names the nearest key', () => {
+      // Prepare
+      const assignment = 'prompt_processing.slices_per_stf_typo=10';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: prompt_processing.slices_per_stf_typo is not a key of [prompt_processing]: did you mean prompt_processing.slices_per_stf?',
+      );
+    });
+
+    it('refuses an unknown section and lists the sections when none is near', () => {
+      // Prepare
+      const assignment = 'bogus.key=1';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: bogus.key names no section the testbed reads (its sections: testbed, workflow, daq_state_machine, simulation, prompt_processing, fast_processing)',
+      );
+    });
+
+    it('refuses a misspelled section and names the key in the nearest one', () => {
+      // Prepare
+      const assignment = 'simulaton.stf_count=3';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: simulaton.stf_count names no section the testbed reads: did you mean simulation.stf_count?',
+      );
+    });
+
+    it('names the section that holds a key set under another one', () => {
+      // Prepare
+      const assignment = 'simulation.slices_per_stf=10';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: simulation.slices_per_stf is not a key of [simulation]: did you mean prompt_processing.slices_per_stf?',
+      );
+    });
+
+    it('lists the keys of the section when no key is near', () => {
+      // Prepare
+      const assignment = 'fast_processing.colour=blue';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: fast_processing.colour is not a key of [fast_processing] (its keys: enabled, slices_per_sample)',
+      );
+    });
+
+    it('names a key with two letters swapped', () => {
+      // Prepare
+      const assignment = 'simulation.stf_cuont=3';
+
+      // Act
+      const message = refusal(assignment);
+
+      // Assess
+      expect(message).toBe(
+        'command line: simulation.stf_cuont is not a key of [simulation]: did you mean simulation.stf_count?',
+      );
+    });
+
+    it('takes upstream’s STF settings under [daq_state_machine] from the command line', () => {
+      // Prepare
+      const overrides = Object.fromEntries(['daq_state_machine.stf_interval=0.5'].map(parseOverride));
+
+      // Act
+      const { simulation } = loadWorkflow('prompt_processing', { ...noEnv, overrides });
+
+      // Assess
+      expect(simulation.stf_interval).toBe(0.5);
+    });
+  });
+
+  describe('misspelled sections in files', () => {
+    it.each([
+      ['simulaton', '[simulation]'],
+      ['Simulation', '[simulation]'],
+      ['prompt_procesing', '[prompt_processing]'],
+      ['testbd', '[testbed]'],
+    ])('refuses [%s] naming the file and %s', (typed, suggested) => {
+      // Prepare
+      const dir = writeFiles({ 'main.toml': `[testbed]\nnamespace = "ns"\n[${typed}]\nstf_count = 3\n` });
+      const file = path.join(dir, 'main.toml');
+
+      // Act
+      const load = () => loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(load).toThrow(
+        `${file}: [${typed}] is not a section the testbed reads: did you mean ${suggested}?`,
+      );
+    });
+
+    it('refuses a misspelled section in an included file, naming that file', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': '[testbed]\nnamespace = "ns"\n[workflow]\nincludes = ["base.toml"]\n',
+        'base.toml': '[fast_procesing]\nenabled = true\n',
+      });
+
+      // Act
+      const load = () => loadWorkflow(path.join(dir, 'main.toml'), noEnv);
+
+      // Assess
+      expect(load).toThrow(
+        `${path.join(dir, 'base.toml')}: [fast_procesing] is not a section the testbed reads: did you mean [fast_processing]?`,
+      );
+    });
+
+    it('refuses a misspelled section in the SWF_TESTBED_CONFIG file', () => {
+      // Prepare
+      const dir = writeFiles({
+        'testbed.toml': '[testbed]\nnamespace = "alice"\n[simulatio]\nstf_count = 3\n',
+      });
+      const env = { SWF_TESTBED_CONFIG: path.join(dir, 'testbed.toml') };
+
+      // Act
+      const load = () => loadWorkflow('prompt_processing', { env });
+
+      // Assess
+      expect(load).toThrow(
+        `${env.SWF_TESTBED_CONFIG}: [simulatio] is not a section the testbed reads: did you mean [simulation]?`,
+      );
+    });
+  });
+
+  describe('unused keys', () => {
+    it('keeps what the files set that the testbed does not read and names it in one line, file by file', () => {
+      // Prepare
+      const dir = writeFiles({
+        'main.toml': `
+[testbed]
+namespace = "ns"
+[simulation]
+stf_count = 3
+colour = "red"
+[agents.foo]
+enabled = true
+[stf_processing]
+`,
+        'testbed.toml':
+          '[testbed]\nnamespace = "alice"\n[agents.bar]\nscript = "x.py"\n[workflow]\nconfig = "x"\n',
+      });
+      const file = path.join(dir, 'main.toml');
+      const env = { SWF_TESTBED_CONFIG: path.join(dir, 'testbed.toml') };
+
+      // Act
+      const config = loadWorkflow(file, { env });
+
+      // Assess
+      expect(config.simulation).toMatchObject({ stf_count: 3, colour: 'red' });
+      expect(config.extraSections).toMatchObject({
+        agents: { foo: { enabled: true }, bar: { script: 'x.py' } },
+      });
+      expect(config.unusedKeys).toEqual(['simulation.colour', 'agents', 'stf_processing', 'workflow.config']);
+      expect(unusedKeysLine(config)).toBe(
+        `${file}: not used by the testbed (kept): simulation.colour, agents, stf_processing; ` +
+          `${env.SWF_TESTBED_CONFIG}: not used by the testbed (kept): agents, workflow.config`,
+      );
+    });
+
+    it('gives no line when the testbed reads every key', () => {
+      // Prepare
+      const name = 'prompt_processing';
+
+      // Act
+      const config = loadWorkflow(name, noEnv);
+
+      // Assess
+      expect(config.unusedKeys).toEqual([]);
+      expect(unusedKeysLine(config)).toBeUndefined();
+    });
+  });
+
+  describe('files as shipped and as upstream writes them', () => {
+    const shipped = fs.readdirSync(workflowsDir).filter((name) => name.endsWith('.toml'));
+    const upstreamDir = fileURLToPath(new URL('../../fixtures/upstream-workflows/', import.meta.url));
+    const upstream = fs.readdirSync(upstreamDir).filter((name) => name.endsWith('.toml'));
+
+    it.each(shipped)('loads workflows/%s with every key read', (name) => {
+      // Prepare
+      const overrides = { 'testbed.namespace': 'ns' };
+
+      // Act
+      const config = loadWorkflow(name, { ...noEnv, overrides });
+
+      // Assess
+      expect(path.basename(config.file)).toBe(name);
+      expect(config.unusedKeys).toEqual([]);
+    });
+
+    it.each(upstream)('loads upstream’s %s with its testbed.toml, keeping its agent settings', (name) => {
+      // Prepare: upstream's runs take [testbed] from testbed.toml, which also carries [agents.*]
+      const env = { SWF_TESTBED_CONFIG: path.join(upstreamDir, 'testbed.toml') };
+
+      // Act
+      const config = loadWorkflow(path.join(upstreamDir, name), { env });
+
+      // Assess
+      expect(config.testbed.namespace).not.toBe('');
+      expect(config.unusedKeys).toContain('agents');
+      expect(unusedKeysLine(config)).toMatch(/testbed\.toml: not used by the testbed \(kept\): .*agents/);
+    });
+
+    it('reads the settings upstream’s prompt_processing_default.toml sets and lists the others', () => {
+      // Prepare
+      const file = path.join(upstreamDir, 'prompt_processing_default.toml');
+
+      // Act
+      const config = loadWorkflow(file, noEnv);
+
+      // Assess
+      expect(config.testbed.namespace).toBe('test-user');
+      expect(config.simulation).toMatchObject({ stf_count: 10, physics_period_count: 1, stf_interval: 2.0 });
+      expect(config.unusedKeys).toEqual(['agents', 'prompt_processing.container']);
     });
   });
 });
