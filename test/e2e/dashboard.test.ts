@@ -132,8 +132,8 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     );
     // Assess
     expect(rows).toEqual([
-      ['eic-node-1', '', '4', '0'],
-      ['eic-node-2', '', '1', '1'],
+      ['eic-node-1', '–', '4', '0'],
+      ['eic-node-2', '–', '1', '1'],
     ]);
     await expect(page.getByText('no pilots started by the worker adjuster').count()).resolves.toBe(1);
     await expect(page.getByTestId('pilots').textContent()).resolves.toBe('none');
