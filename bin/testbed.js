@@ -18,4 +18,10 @@ if (!isFresh(cliBundleFile)) {
     cli = './cli.ts';
   }
 }
-await import(cli);
+try {
+  await import(cli);
+} catch (error) {
+  // A CLI that cannot even load (a broken checkout) still says so in one line, not with a stack trace.
+  console.error(`testbed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
