@@ -9,6 +9,8 @@ import { type LogLine, type LogQuery, type LogSource, logLevels, matches } from 
 
 /** DynamoDB-style bound on the calls one page makes (FilterLogEvents may return empty pages with a token). */
 const MAX_CALLS_PER_PAGE = 10;
+/** FilterLogEvents returns at most 10,000 events a call (its maximum limit): a page never stops further into one. */
+const MAX_SKIP = 10_000;
 
 /**
  * The JSON filter pattern of a query: run or execution, minimum level. Text is matched here, after the
@@ -57,12 +59,17 @@ export interface CloudWatchLogSourceOptions {
 interface Cursor {
   /** Index of the log group being read. */
   readonly g: number;
+  /** CloudWatch's token of the call to repeat. */
   readonly t?: string;
+  /** The events of that call's answer already read (a page may end within it). */
+  readonly s?: number;
 }
 
 /**
  * Log lines from CloudWatch Logs in AWS: FilterLogEvents over each log group in turn (oldest first within a
- * group, as CloudWatch returns them); `next` names the group and CloudWatch's own token.
+ * group, as CloudWatch returns them: it has no newest-first order). A page reads one line more than it
+ * gives, so `next` is given only when a line follows; it names the group, CloudWatch's token of the call
+ * that returned that line and how many events of that call's answer to skip.
  */
 export function cloudWatchLogSource(o: CloudWatchLogSourceOptions): LogSource {
   let client = o.client;
@@ -74,15 +81,19 @@ export function cloudWatchLogSource(o: CloudWatchLogSourceOptions): LogSource {
       );
       client ??= new CloudWatchLogsClient({});
       let cursor: Cursor | undefined = decodeCursor(q.next, o.logGroups.length);
-      const items: LogLine[] = [];
-      for (let call = 0; cursor && call < MAX_CALLS_PER_PAGE && items.length < q.limit; call++) {
+      const found: { line: LogLine; at: Cursor }[] = [];
+      for (let call = 0; cursor && call < MAX_CALLS_PER_PAGE && found.length <= q.limit; call++) {
         const group = o.logGroups[cursor.g] as string;
+        const skip = cursor.s ?? 0;
+        // The same token and a larger limit: the answer starts with the events read already.
+        const wanted = Math.min(MAX_SKIP, skip + q.limit + 1 - found.length);
         const out: FilterLogEventsCommandOutput = await client.send(
-          new FilterLogEventsCommand(filterRequest(group, { ...q, limit: q.limit - items.length }, cursor.t)),
+          new FilterLogEventsCommand(filterRequest(group, { ...q, limit: wanted }, cursor.t)),
         );
-        for (const e of out.events ?? []) {
-          const line = parseEvent(e.message ?? '', group);
-          if (line && matches(line, q)) items.push(line);
+        for (const [index, e] of (out.events ?? []).entries()) {
+          const line = index >= skip ? parseEvent(e.message ?? '', group) : undefined;
+          if (line && matches(line, q))
+            found.push({ line, at: { g: cursor.g, ...(cursor.t && { t: cursor.t }), s: index } });
         }
         cursor = out.nextToken
           ? { g: cursor.g, t: out.nextToken }
@@ -90,9 +101,10 @@ export function cloudWatchLogSource(o: CloudWatchLogSourceOptions): LogSource {
             ? { g: cursor.g + 1 }
             : undefined;
       }
+      const following = found.length > q.limit ? found[q.limit]?.at : cursor;
       return {
-        items: items.slice(0, q.limit),
-        ...(cursor && { next: Buffer.from(JSON.stringify(cursor)).toString('base64url') }),
+        items: found.slice(0, q.limit).map((f) => f.line),
+        ...(following && { next: Buffer.from(JSON.stringify(following)).toString('base64url') }),
       };
     },
   };
@@ -116,7 +128,13 @@ function decodeCursor(token: string | undefined, groups: number): Cursor | undef
   if (token === undefined) return { g: 0 };
   try {
     const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-    if (Number.isInteger(c.g) && c.g >= 0 && c.g < groups && (c.t === undefined || typeof c.t === 'string'))
+    if (
+      Number.isInteger(c.g) &&
+      c.g >= 0 &&
+      c.g < groups &&
+      (c.t === undefined || typeof c.t === 'string') &&
+      (c.s === undefined || (Number.isSafeInteger(c.s) && c.s >= 0 && c.s < MAX_SKIP))
+    )
       return c;
   } catch {
     // Refused below.

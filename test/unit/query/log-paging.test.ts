@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Page } from '#query/bounds.ts';
+import { cloudWatchLogSource } from '#query/cloudwatch-logs.ts';
 import { localLogSource } from '#query/log-files.ts';
 import type { LogLine } from '#query/logs.ts';
 import { testDir } from '../../support/temp.ts';
@@ -62,6 +64,66 @@ describe('Function: localLogSource', () => {
           for (let limit = 1; limit <= expected.length + 2; limit++) {
             // Act
             const pages = await walk((next) => source.read({ runId: RUN, limit, next }));
+            // Assess
+            expect(pages.flatMap((p) => p.items.map((l) => l.time))).toEqual(expected);
+            expect(pages[pages.length - 1]?.next).toBeUndefined();
+            for (const page of pages.slice(0, -1)) expect(page.items).toHaveLength(limit);
+            expect(pages).toHaveLength(Math.max(1, Math.ceil(expected.length / limit)));
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
+
+/**
+ * FilterLogEvents as CloudWatch pages it (no CloudWatch runs here): at most `answer` events a call, the
+ * token an offset, and a token even after the last event, as CloudWatch may give. `answer` is 2 or more:
+ * a page makes at most 10 calls, and 10 lines in 3 groups must fit in them.
+ */
+function cloudWatch(groups: Record<string, string[]>, answer: number): CloudWatchLogsClient {
+  return {
+    send: async (command: FilterLogEventsCommand) => {
+      const { logGroupName, limit = 10_000, nextToken } = command.input;
+      const events = groups[logGroupName as string] ?? [];
+      const from = Number(nextToken ?? 0);
+      const taken = events.slice(from, from + Math.min(limit, answer));
+      return {
+        events: taken.map((message) => ({ message })),
+        ...(taken.length > 0 && { nextToken: String(from + taken.length) }),
+      };
+    },
+  } as unknown as CloudWatchLogsClient;
+}
+
+describe('Function: cloudWatchLogSource', () => {
+  it('walks every matching line once, group by group, full pages and no next on the last', async () => {
+    const groups = ['/aws/lambda/stf-gen', '/aws/lambda/slice-result', '/testbed/pilots'];
+    await fc.assert(
+      fc.asyncProperty(
+        // A line per second: its group and level; a warn query drops the info lines after the fetch.
+        fc.array(fc.tuple(fc.nat({ max: 2 }), fc.constantFrom('info', 'warn', 'error')), { maxLength: 10 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.boolean(),
+        async (lines, answer, warn) => {
+          // Prepare
+          const byGroup: Record<string, string[]> = Object.fromEntries(groups.map((g) => [g, []]));
+          for (const [s, [g, level]] of lines.entries())
+            byGroup[groups[g] as string]?.push(
+              `${time(s)}\treq-1\tINFO\t${JSON.stringify({ time: time(s), level, msg: `line ${s}` })}`,
+            );
+          const level = warn ? ('warn' as const) : undefined;
+          const expected = groups.flatMap((g) =>
+            lines
+              .map(([gi, l], s) => ({ g: groups[gi], l, s }))
+              .filter((x) => x.g === g && (!warn || x.l !== 'info'))
+              .map((x) => time(x.s)),
+          );
+          const source = cloudWatchLogSource({ logGroups: groups, client: cloudWatch(byGroup, answer) });
+          for (let limit = 1; limit <= expected.length + 2; limit++) {
+            // Act
+            const pages = await walk((next) => source.read({ limit, next, ...(level && { level }) }));
             // Assess
             expect(pages.flatMap((p) => p.items.map((l) => l.time))).toEqual(expected);
             expect(pages[pages.length - 1]?.next).toBeUndefined();
