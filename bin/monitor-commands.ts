@@ -23,11 +23,11 @@ interface MonitorFlags extends StackOverrides {
 const monitorOptions = (cmd: Command): Command =>
   stackOptions(cmd).option('--json', 'print JSON, as the HTTP API returns it');
 
-/** Options of the list commands: whose records, how many, from where. */
-function listOptions(cmd: Command): Command {
+/** Options of the list commands: whose records (by default, `whose`), how many, from where. */
+function listOptions(cmd: Command, whose = 'the latest run'): Command {
   return monitorOptions(cmd)
     .option('--execution <id>', 'the execution (e.g. prompt_processing-alice-0001)')
-    .option('--run <run_id>', 'the run number')
+    .option('--run <run>', `the run number (default ${whose})`)
     .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
     .option('--next <token>', 'the page after the one that printed this token');
 }
@@ -345,7 +345,7 @@ export function addMonitorCommands(program: Command): void {
     'testbed messages --run 100010 --type slice_result --limit 20',
     'testbed messages --execution prompt_processing-alice-0001 --order asc --json',
   ])
-    .option('--type <msg_type>', 'only this message type')
+    .option('--type <type>', 'only this message type (e.g. slice_result)')
     .option('--sender <sender>', 'only from this sender')
     .option('--since <time>', 'created at or after (any timestamp style)')
     .option('--until <time>', 'created at or before')
@@ -415,9 +415,8 @@ export function addMonitorCommands(program: Command): void {
 
   examples(
     listOptions(
-      program
-        .command('logs')
-        .description('log lines of the handlers and pilots, newest first (all runs by default)'),
+      program.command('logs').description('log lines of the handlers and pilots, newest first'),
+      'all runs',
     ),
     ['testbed logs --level warn', 'testbed logs --run 100010 --text "slice failed"'],
   )
@@ -445,6 +444,7 @@ export function addMonitorCommands(program: Command): void {
         .command('tasks')
         .description("the runs' workflow tasks, or one task's jobs (its pilots)")
         .argument('[task_id]', 'a task id: its jobs'),
+      "all runs' tasks",
     ),
     ['testbed tasks', 'testbed tasks 1000042', 'testbed tasks --run 100010'],
   ).action(async (taskId: string | undefined, o: MonitorFlags) => {
