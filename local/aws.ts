@@ -252,7 +252,6 @@ export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; c
   const pollS = o.pollS ?? 2;
   const deadBefore = await deadLetters(clients.sqs, stack.daqDeadLetterQueue).catch(() => 0);
 
-  const started = Date.now();
   const requestId = await invokeDaqSimulator(stack, cfg, userInfo().username, clients.lambda);
   out(`DAQ simulator ${stack.daqFunction} invoked (request ${requestId}); waiting for its run`);
   const runId = await findRunId(stack, requestId, clients.db);

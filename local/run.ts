@@ -8,7 +8,7 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
 import type { MonitorContext } from '#query/context.ts';
 import { emptyLogSource } from '#query/logs.ts';
-import { type RunReport, readRun, reportRun } from '#query/run-report.ts';
+import { runSummary } from '#query/run-summary.ts';
 import { recordedSlices } from '#query/slices.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
@@ -18,7 +18,7 @@ import { localDynamoClient } from './dynalite.ts';
 import { type RunProgress, runProgress } from './progress.ts';
 import { type Patience, patiently } from './retry.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
-import { summary } from './summary.ts';
+import { type RunReport, settledSummary, summary } from './summary.ts';
 import { whyNotComingBack } from './supervisor.ts';
 
 export interface RunOptions {
@@ -147,7 +147,6 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
 
   try {
     const daq = await loadingDaq;
-    const started = Date.now();
     // Tried again through an outage as Lambda retries an invocation: the same invocation id gets the
     // same run, which goes on from its checkpoint.
     const invocation = { awsRequestId: randomUUID() };
@@ -155,7 +154,7 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
       () => daq.handler({ workflow: cfg, user: userInfo().username }, invocation),
       patience,
     )) as { run_id: string };
-    const completed = await waitForCompletion(
+    await waitForCompletion(
       db,
       result.run_id,
       (o.drainTimeoutS ?? 120) * 1000,
@@ -163,15 +162,13 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
       () => outageMs,
     );
     await stopPolling();
-    const report = reportRun(
-      result.run_id,
-      await patiently(() => readRun(db, tableNames(), result.run_id), patience),
-    );
+    // Read again until the pilots have ended, so that the summary does not call them running.
+    const report = await settledSummary(() => patiently(() => runSummary(context, result.run_id), patience));
     // The bar ends on the summary's own figure.
-    slicesRecorded = report.slicesDone + report.slicesFailed;
+    slicesRecorded = report.slices.done + report.slices.failed;
     show();
     progress.stop();
-    out(summary(report, watch, (Date.now() - started) / 1000, completed));
+    out(summary(report));
     out(
       `The local stack is still up (dashboard http://127.0.0.1:${o.stack.apiPort}): npx testbed down stops it.`,
     );

@@ -444,6 +444,8 @@ function broadcastContent(
         file_type: pp.file_type,
         payload_command: pp.payload_command,
         payload_timeout: pp.payload_timeout,
+        // The STFs this run will take, so that every face expects them before end_run says how many came.
+        planned_stf_count: planRun(workflow).stfCount,
       };
     case 'pause_run':
       return { reason: 'Brief standby period' };

@@ -106,6 +106,8 @@ function runConfig(c: Record<string, unknown>): RunConfig {
     file_type: text(c.file_type),
     payload_command: text(c.payload_command),
     payload_timeout: numeric(c.payload_timeout),
+    // What the DAQ simulator plans (upstream's sends none): the expected STFs until end_run counts them.
+    planned_stf_count: numeric(c.planned_stf_count),
   });
 }
 

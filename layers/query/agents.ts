@@ -1,7 +1,7 @@
 import { type Item, readPartition } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { messageDigest } from './messages.ts';
-import { heartbeatInterval, pilotRow } from './pilots.ts';
+import { heartbeatInterval, pilotState } from './pilots.ts';
 import { readRunItem } from './runs.ts';
 
 /** OK: live; ERROR: lost; EXITED: ended; UNKNOWN: requested, or a sender without heartbeats. */
@@ -38,14 +38,13 @@ export async function listAgents(c: MonitorContext, runId: string): Promise<Agen
   const now = nowMs(c);
   const agents = new Map<string, AgentRow>();
   for (const p of pilots.items as Item[]) {
-    const row = pilotRow(p, interval, now);
-    agents.set(row.pilot_id, {
-      name: row.pilot_id,
+    const id = String(p.pilot_id);
+    const lastSeen = (p.last_heartbeat_at ?? p.started_at) as string | undefined;
+    agents.set(id, {
+      name: id,
       agent_type: 'transformer',
-      status: pilotStatus[row.state] ?? 'UNKNOWN',
-      ...((row.last_heartbeat_at ?? row.started_at) !== undefined && {
-        last_seen: row.last_heartbeat_at ?? row.started_at,
-      }),
+      status: pilotStatus[pilotState(p, interval, now).state] ?? 'UNKNOWN',
+      ...(lastSeen !== undefined && { last_seen: lastSeen }),
       messages: 0,
       msg_types: [],
     });

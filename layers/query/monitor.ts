@@ -32,7 +32,7 @@ const owner = {
 };
 type Owner = { run_id?: string; execution_id?: string; task_id?: number };
 
-const runStatuses = ['pending', 'running', 'completed', 'terminated'] as const;
+const runStatuses = ['pending', 'running', 'completed', 'cancelled', 'terminated'] as const;
 const listSchema = z.strictObject({
   ...paging,
   namespace: text.optional(),

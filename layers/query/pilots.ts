@@ -3,6 +3,7 @@ import { pilotDefaults } from '#domain/pilots.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { readRunItem } from './runs.ts';
+import { readSliceResults, type SliceCounts, sliceCounts } from './slices.ts';
 
 /**
  * What the faces say of a run without pilots of ours: its results may come from a transformer the worker
@@ -29,7 +30,9 @@ export interface PilotRow {
   readonly ended_at?: string;
   /** Seconds since the last sign of life (heartbeat, else start), for a running pilot. */
   readonly silent_s?: number;
+  /** Its results in the slices table (not the pilot's own running count, which lags behind). */
   readonly slices_done: number;
+  readonly slices_failed: number;
   readonly attempts?: number;
 }
 
@@ -40,27 +43,40 @@ export function heartbeatInterval(run: Item | undefined): number {
   return typeof v === 'number' && v > 0 ? v : pilotDefaults.heartbeat_interval;
 }
 
-export function pilotRow(p: Item, intervalS: number, nowMsValue: number): PilotRow {
+/** A pilot's state as the faces give it: the recorded one, or 'lost' for a running pilot long silent. */
+export function pilotState(
+  p: Item,
+  intervalS: number,
+  nowMsValue: number,
+): { state: string; recorded_state?: string; silent_s?: number } {
   const recorded = typeof p.state === 'string' ? p.state : 'unknown';
   const lastSign = (p.last_heartbeat_at ?? p.started_at) as string | undefined;
   const silent =
     recorded === 'running' && lastSign ? nowMsValue / 1000 - toEpochMicros(lastSign) / 1e6 : undefined;
   const lost = silent !== undefined && silent > LOST_AFTER_INTERVALS * intervalS;
+  return {
+    state: lost ? 'lost' : recorded,
+    ...(lost && { recorded_state: recorded }),
+    ...(silent !== undefined && { silent_s: Math.round(silent * 10) / 10 }),
+  };
+}
+
+/** A pilot as `testbed tasks` lists it, with its results counted in the slices table. */
+export function pilotRow(p: Item, intervalS: number, nowMsValue: number, results: SliceCounts): PilotRow {
   const row = {
     pilot_id: String(p.pilot_id),
     run_id: String(p.run_id),
     task_id: p.task_id,
     slot: p.slot,
-    state: lost ? 'lost' : recorded,
-    ...(lost && { recorded_state: recorded }),
+    ...pilotState(p, intervalS, nowMsValue),
     hostname: p.hostname,
     pid: p.pid,
     requested_at: p.requested_at,
     started_at: p.started_at,
     last_heartbeat_at: p.last_heartbeat_at,
     ended_at: p.ended_at,
-    silent_s: silent === undefined ? undefined : Math.round(silent * 10) / 10,
-    slices_done: typeof p.slices_done === 'number' ? p.slices_done : 0,
+    slices_done: results.done,
+    slices_failed: results.failed,
     attempts: p.attempts,
   };
   return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as PilotRow;
@@ -73,22 +89,43 @@ export interface PilotListParams {
   readonly next?: string;
 }
 
-/** A run's pilots (its PanDA jobs), with lost ones judged against the run's heartbeat interval. */
+/** A run's results per pilot (done, failed), from the slices table. */
+export function resultsByPilot(slices: readonly Item[]): Map<string, SliceCounts> {
+  const groups = new Map<string, Item[]>();
+  for (const s of slices) {
+    if (typeof s.pilot_id !== 'string') continue;
+    const group = groups.get(s.pilot_id);
+    if (group) group.push(s);
+    else groups.set(s.pilot_id, [s]);
+  }
+  return new Map([...groups].map(([id, group]) => [id, sliceCounts(group)]));
+}
+
+/**
+ * A run's pilots (its PanDA jobs), with lost ones judged against the run's heartbeat interval and their
+ * slices counted in the slices table, so that they add up to the run's slices done.
+ */
 export async function listPilots(c: MonitorContext, p: PilotListParams): Promise<Page<PilotRow>> {
   const run = await readRunItem(c, p.runId);
-  const page = await queryPage(
-    docOf(c),
-    {
-      TableName: c.tableNames.pilots,
-      KeyConditionExpression: 'run_id = :run',
-      ExpressionAttributeValues: { ':run': p.runId },
-      ConsistentRead: true,
-    },
-    { limit: p.limit, next: p.next, keys: ['run_id', 'pilot_id'], partition: ['run_id', p.runId] },
-  );
+  const [page, slices] = await Promise.all([
+    queryPage(
+      docOf(c),
+      {
+        TableName: c.tableNames.pilots,
+        KeyConditionExpression: 'run_id = :run',
+        ExpressionAttributeValues: { ':run': p.runId },
+        ConsistentRead: true,
+      },
+      { limit: p.limit, next: p.next, keys: ['run_id', 'pilot_id'], partition: ['run_id', p.runId] },
+    ),
+    readSliceResults(c, p.runId, ['pilot_id', 'state']),
+  ]);
   const interval = heartbeatInterval(run);
   const now = nowMs(c);
-  const rows = page.items.map((item) => pilotRow(item, interval, now));
+  const counts = resultsByPilot(slices.items);
+  const rows = page.items.map((item) =>
+    pilotRow(item, interval, now, counts.get(String(item.pilot_id)) ?? { done: 0, failed: 0 }),
+  );
   return {
     items: p.state === undefined ? rows : rows.filter((r) => r.state === p.state),
     ...(page.next && { next: page.next }),

@@ -1,7 +1,7 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
 import type { Item } from './bounds.ts';
 
-export type RunStatus = 'pending' | 'running' | 'completed' | 'terminated';
+export type RunStatus = 'pending' | 'running' | 'completed' | 'cancelled' | 'terminated';
 
 /** A run as the lists show it (an execution is the run the DAQ simulator started for it). */
 export interface RunRow {
@@ -19,6 +19,9 @@ export interface RunRow {
   readonly start_time?: string;
   readonly end_time?: string;
   readonly completed_at?: string;
+  readonly cancelled_at?: string;
+  readonly cancel_reason?: string;
+  /** The run's start (start_run, else its record) to its end (completed, cancelled, else end_run). */
   readonly duration_seconds?: number;
   /** STFs registered (stf_gen handled). */
   readonly stf_files: number;
@@ -29,9 +32,13 @@ export interface RunRow {
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
 
-/** completed: every slice in; terminated: the task closed without it (run_stop); pending: no DAQ message yet. */
+/**
+ * completed: every slice in; cancelled: `testbed cancel` (or Ctrl-C) ended it; terminated: the task closed
+ * without it (run_stop); pending: no DAQ message yet.
+ */
 export function runStatus(run: Item): RunStatus {
   if (run.completion === 'completed') return 'completed';
+  if (typeof run.cancelled_at === 'string') return 'cancelled';
   if (run.task_state === 'closed') return 'terminated';
   return run.phase === undefined ? 'pending' : 'running';
 }
@@ -44,7 +51,7 @@ export function seconds(from: unknown, to: unknown): number | undefined {
 
 export function runRow(run: Item): RunRow {
   const start = str(run.started_at) ?? str(run.created_at);
-  const end = str(run.completed_at) ?? str(run.ended_at);
+  const end = str(run.completed_at) ?? str(run.cancelled_at) ?? str(run.ended_at);
   const registered = run.registered_stfs instanceof Set ? run.registered_stfs.size : 0;
   const row: RunRow = {
     run_id: String(run.run_id),
@@ -61,6 +68,8 @@ export function runRow(run: Item): RunRow {
     start_time: start,
     end_time: str(run.ended_at),
     completed_at: str(run.completed_at),
+    cancelled_at: str(run.cancelled_at),
+    cancel_reason: str(run.cancel_reason),
     duration_seconds: seconds(start, end),
     stf_files: registered,
     total_stf_files: num(run.total_stf_files),

@@ -172,7 +172,12 @@ describe('Function: runOnAws', () => {
     const payload = JSON.parse(Buffer.from(invocations[0]?.input.Payload as Uint8Array).toString('utf8'));
     expect(payload.workflow.name).toBe(workflow.name);
     expect(completed).toBe(true);
-    expect(report).toMatchObject({ runId: '100099', completed: true, stfFiles: 1, slicesDone: 1 });
+    expect(report).toMatchObject({
+      run_id: '100099',
+      completed: true,
+      stfs: { registered: 1 },
+      slices: { done: 1 },
+    });
     const text = lines.join('\n');
     expect(text).toContain('Run 100099 Summary: completed');
     expect(text).toContain('stf_gen: 1');

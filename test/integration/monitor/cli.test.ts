@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summary } from '#local/summary.ts';
-import { readRun, reportRun } from '#query/run-report.ts';
-import { tableNames } from '#runtime/env.ts';
+import { runSummary } from '#query/run-summary.ts';
 import { testbed } from '../../support/cli.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 import { testDir } from '../../support/temp.ts';
-import { FOREIGN_EXECUTION, FOREIGN_RUN, seedForeignRun, seedRun } from './seed.ts';
+import { context, FOREIGN_EXECUTION, FOREIGN_RUN, seedForeignRun, seedRun } from './seed.ts';
 
 /** `testbed` on a dynalite of our own, with the local stack's table names (prefix testbed-). */
 const cliOn = (dynamo: TestDynamo) => {
@@ -58,14 +57,9 @@ describe("the CLI's words to a newcomer", () => {
 
   it("prints a foreign run's summary with its result hosts and no pilots of ours", async () => {
     // Prepare
-    const records = await readRun(dynamo.client, tableNames(dynamo.env), FOREIGN_RUN);
+    const run = await runSummary(context(dynamo), FOREIGN_RUN);
     // Act
-    const text = summary(
-      reportRun(FOREIGN_RUN, records),
-      { counts: new Map(), senders: new Set() },
-      10,
-      true,
-    );
+    const text = summary(run);
     // Assess
     expect(text).toContain('├── Pilots: none (no pilots started by the worker adjuster)');
     expect(text).toContain('│   ├── eic-node-1: 4 done, 0 failed');
@@ -75,9 +69,9 @@ describe("the CLI's words to a newcomer", () => {
 
   it('prints a dash, not 0.0 ms, for the delays of a run without results', async () => {
     // Prepare: run 100499 has no slice results.
-    const records = await readRun(dynamo.client, tableNames(dynamo.env), '100499');
+    const run = await runSummary(context(dynamo), '100499');
     // Act
-    const text = summary(reportRun('100499', records), { counts: new Map(), senders: new Set() }, 1, false);
+    const text = summary(run);
     // Assess
     expect(text).toContain('├── Delay (processed_at − requested_at): –\n');
     expect(text).toContain('├── Queue wait (processing_start_at − requested_at): –\n');

@@ -72,9 +72,19 @@ describe('the monitor query layer', () => {
     // Act
     const run = await monitor.run({ run_id: RUN });
     // Assess
-    expect(run.stfs).toEqual({ registered: 3, sliced: 3, done: 2, announced: 3 });
+    expect(run.stfs).toEqual({ registered: 3, sliced: 3, done: 2, announced: 3, expected: 3 });
     expect(run.slices).toEqual({ expected: 12, done: 8, failed: 1 });
-    expect(run.pilots).toEqual({ total: 2, by_state: { running: 1, lost: 1 } });
+    // Per pilot from the slices table (the pilot items' own counters say 6 and 3).
+    expect(run.pilots).toEqual({
+      total: 2,
+      by_state: { running: 1, lost: 1 },
+      items: [
+        { pilot_id: `${RUN}-p01`, state: 'running', slices_done: 5, slices_failed: 0 },
+        { pilot_id: `${RUN}-p02`, state: 'lost', slices_done: 3, slices_failed: 1 },
+      ],
+    });
+    expect(run.messages).toMatchObject({ total: 10, refused: 1, by_type: { stf_gen: 3, stf_ready: 3 } });
+    expect(run.incomplete_reasons).toEqual(['3 slices without a result']);
     expect(run.delay_ms.count).toBe(8);
   });
 
@@ -82,9 +92,11 @@ describe('the monitor query layer', () => {
     // Act
     const pilots = await monitor.pilots({ task_id: TASK });
     // Assess
-    expect(pilots.items.map((p) => [p.pilot_id, p.state, p.recorded_state, p.silent_s])).toEqual([
-      [`${RUN}-p01`, 'running', undefined, 3],
-      [`${RUN}-p02`, 'lost', 'running', 40],
+    expect(
+      pilots.items.map((p) => [p.pilot_id, p.state, p.recorded_state, p.silent_s, p.slices_done]),
+    ).toEqual([
+      [`${RUN}-p01`, 'running', undefined, 3, 5],
+      [`${RUN}-p02`, 'lost', 'running', 40, 3],
     ]);
   });
 
@@ -203,7 +215,12 @@ describe('the monitor query layer on a run served by pilots the worker adjuster 
       { hostname: 'eic-node-1', done: 4, failed: 0 },
       { hostname: 'eic-node-2', done: 1, failed: 1 },
     ]);
-    expect(run.pilots).toEqual({ total: 0, by_state: {}, note: 'no pilots started by the worker adjuster' });
+    expect(run.pilots).toEqual({
+      total: 0,
+      by_state: {},
+      note: 'no pilots started by the worker adjuster',
+      items: [],
+    });
     expect(run.slices).toEqual({ expected: 6, done: 5, failed: 1 });
   });
 
