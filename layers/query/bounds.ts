@@ -74,22 +74,31 @@ const FILTERED_READ = 100;
 export async function queryPage(
   doc: DynamoDBDocumentClient,
   input: QueryInput,
-  o: { limit: number; next?: string; keys: readonly string[]; partition: [string, string] },
+  o: {
+    limit: number;
+    next?: string;
+    keys: readonly string[];
+    partition: [string, string];
+    /** A filter DynamoDB cannot apply (on a computed field), applied before the page is counted. */
+    keep?: (item: Item) => boolean;
+  },
 ): Promise<Page<Item>> {
   let start = decodeToken(o.next, o.keys);
   if (start && start[o.partition[0]] !== o.partition[1])
     throw badRequest('next: the token belongs to another query');
+  const filtered = input.FilterExpression !== undefined || o.keep !== undefined;
   const items: Item[] = [];
   for (let call = 0; call < MAX_CALLS_PER_PAGE && items.length <= o.limit; call++) {
     const missing = o.limit + 1 - items.length;
     const out = await doc.send(
       new QueryCommand({
         ...input,
-        Limit: input.FilterExpression === undefined ? missing : Math.max(missing, FILTERED_READ),
+        Limit: filtered ? Math.max(missing, FILTERED_READ) : missing,
         ExclusiveStartKey: start,
       }),
     );
-    items.push(...((out.Items ?? []) as Item[]));
+    const read = (out.Items ?? []) as Item[];
+    items.push(...(o.keep ? read.filter(o.keep) : read));
     start = out.LastEvaluatedKey;
     if (!start) break;
   }

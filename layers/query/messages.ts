@@ -56,7 +56,7 @@ export interface MessageListParams {
   readonly next?: string;
 }
 
-/** A run's messages in time order: the time range is a key condition, type and sender a filter. */
+/** A run's messages, newest first (oldest first with order asc): the time range is a key condition, type and sender a filter. */
 export async function listMessages(c: MonitorContext, p: MessageListParams): Promise<Page<MessageRow>> {
   const values: Record<string, unknown> = { ':run': p.runId };
   let range = '';

@@ -1,7 +1,7 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMIT, type Page, QueryError } from '#query/bounds.ts';
+import { DEFAULT_LIMIT, type Page, QueryError, queryPage } from '#query/bounds.ts';
 import { Monitor } from '#query/monitor.ts';
 import { tableNames } from '#runtime/env.ts';
 import type { TableName } from '#tables/definitions.ts';
@@ -176,7 +176,7 @@ function slicesOf(runId: string, files: number[], failed: boolean[] = []): Recor
 }
 
 describe('Query: slices and messages (DynamoDB Query pages)', () => {
-  it('walks every slice once, by STF file and slice id, with any limit, with and without a status filter', async () => {
+  it('walks every slice once, by STF file and slice id, with any limit, with and without a filter', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.tuple(fc.nat({ max: 3 }), fc.boolean()), { maxLength: 10 }),
@@ -201,6 +201,24 @@ describe('Query: slices and messages (DynamoDB Query pages)', () => {
             const failed = await walk((next) =>
               monitor.slices({ run_id: runId, status: 'failed', limit, next }),
             );
+            // A filter on what DynamoDB cannot filter (a computed field, as a pilot's lost state).
+            const even = await walk((next) =>
+              queryPage(
+                documents(dynamo.client),
+                {
+                  TableName: tableNames(dynamo.env).slices,
+                  KeyConditionExpression: 'run_id = :run',
+                  ExpressionAttributeValues: { ':run': runId },
+                },
+                {
+                  limit,
+                  next,
+                  keys: ['run_id', 'slice_key'],
+                  partition: ['run_id', runId],
+                  keep: (s) => Number(s.slice_id) % 2 === 0,
+                },
+              ),
+            );
             // Assess
             const keys = (pages: Page<{ filename: string; slice_id: number }>[]) =>
               pages.map((p) => ({
@@ -209,6 +227,11 @@ describe('Query: slices and messages (DynamoDB Query pages)', () => {
               }));
             expectPaged(keys(all), limit, byKey);
             expectPaged(keys(failed), limit, failedKeys);
+            expectPaged(
+              even.map((p) => ({ ...p, items: p.items.map((s) => String(s.slice_key)) })),
+              limit,
+              byKey.filter((k) => Number(k.slice(-4)) % 2 === 0),
+            );
           }
         },
       ),
