@@ -71,6 +71,16 @@ describe('the monitor HTTP API', () => {
     expect(check(res.json())).toBe(true);
   });
 
+  it('pages /api/executions newest first, one at a time, the last page without next', async () => {
+    // Act
+    const first = (await get('/api/executions?limit=1')).json();
+    const second = (await get(`/api/executions?limit=1&next=${first.next}`)).json();
+    // Assess
+    expect(first.items.map((r: { execution_id: string }) => r.execution_id)).toEqual([FOREIGN_EXECUTION]);
+    expect(second.items.map((r: { execution_id: string }) => r.execution_id)).toEqual([EXECUTION]);
+    expect(second.next).toBeUndefined();
+  });
+
   it.each([
     [`/api/runs/${RUN}/slices?limit=1001`, 400, 'limit: 1001 is over the maximum of 1000'],
     [`/api/runs/${RUN}/slices?status=lost`, 400, 'status: '],
