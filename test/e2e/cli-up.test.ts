@@ -1,10 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upLockFile } from '#local/stack.ts';
-import { testbed } from '../support/cli.ts';
-import { spawnTestbed, stopTestStack, type TestStack, testStack } from '../support/local-stack.ts';
+import { smallRun, testbed } from '../support/cli.ts';
+import {
+  eventually,
+  spawnTestbed,
+  stopTestStack,
+  type TestStack,
+  testStack,
+} from '../support/local-stack.ts';
 
 /** Processes whose command line holds `script` and whose environment names the state folder `dir`. */
 function processesOf(script: string, dir: string): number[] {
@@ -64,4 +70,42 @@ describe('testbed up, started twice at once on a stopped stack', () => {
     expect(status.stdout.startsWith(`${table.join('\n')}\n`)).toBe(true);
     expect(again.stdout).not.toContain('(index)');
   }, 120_000);
+
+  it('waits while another command holds the start, starting nothing meanwhile, then starts the stack', async () => {
+    // Prepare: this test holds the lock, as a testbed command starting the stack would.
+    await testbed(['down'], s.env);
+    writeFileSync(upLockFile(s.stack.stateDir), String(process.pid));
+    // Act
+    const up = spawnTestbed(['up'], s.env);
+    await eventually('up waiting', () =>
+      up.lines.some(
+        (l) => l.text === `waiting for testbed (pid ${process.pid}), which is starting the local stack…`,
+      ),
+    );
+    const whileWaiting = processesOf('supervisor-main.ts', s.stack.stateDir);
+    rmSync(upLockFile(s.stack.stateDir));
+    const result = await up.done;
+    // Assess
+    expect(whileWaiting).toEqual([]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^local stack up in [\d.]+ s /);
+    expect(existsSync(upLockFile(s.stack.stateDir))).toBe(false);
+  }, 240_000);
+
+  it('shares one stack start between two testbed run started together on a stopped stack', async () => {
+    // Prepare
+    await testbed(['down'], s.env);
+    // Act: two namespaces, so that each CLI follows its own run.
+    const [a, b] = await Promise.all(
+      ['alice', 'bob'].map((ns) => spawnTestbed([...smallRun, '--namespace', ns], s.env).done),
+    );
+    // Assess
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(`${a.stderr}${b.stderr}`).toMatch(
+      /waiting for testbed \(pid \d+\), which is starting the local stack…/,
+    );
+    expect(`${a.stderr}${b.stderr}`).not.toMatch(/^\s+at /m);
+    expect(processesOf('supervisor-main.ts', s.stack.stateDir)).toHaveLength(1);
+  }, 300_000);
 });
