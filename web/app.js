@@ -127,12 +127,13 @@ function axes({ xMax, yMax, xLabel, yLabel, xInteger = false, yInteger = true })
   const x = (v) => pad.l + (v / xTop) * (width - pad.l - pad.r);
   const y = (v) => height - pad.b - (v / yTop) * (height - pad.t - pad.b);
   const bottom = y(0);
+  // Drawn first, so the data lie over it.
+  const grid = s(
+    'g',
+    { class: 'grid' },
+    ys.slice(1).map((v) => s('line', { x1: pad.l, y1: y(v), x2: width - pad.r, y2: y(v) })),
+  );
   const elements = [
-    s(
-      'g',
-      { class: 'grid' },
-      ys.slice(1).map((v) => s('line', { x1: pad.l, y1: y(v), x2: width - pad.r, y2: y(v) })),
-    ),
     s('line', { class: 'axis', x1: pad.l, y1: bottom, x2: width - pad.r, y2: bottom }),
     s('line', { class: 'axis', x1: pad.l, y1: bottom, x2: pad.l, y2: pad.t }),
     s(
@@ -181,7 +182,7 @@ function axes({ xMax, yMax, xLabel, yLabel, xInteger = false, yInteger = true })
       yLabel,
     ),
   ];
-  return { x, y, elements };
+  return { x, y, grid, elements };
 }
 
 const plotFrame = (testid, ...children) =>
@@ -204,19 +205,22 @@ const noData = (text) =>
     text,
   );
 
-/** A line through points {x, y} (numbers), from the origin. */
-function lineChart(points, { xLabel, yLabel, testid }) {
-  const { x, y, elements } = axes({
+/** A cumulative count through points {x, y}, from the origin: steps, as the count rises only at a result. */
+function stepChart(points, { xLabel, yLabel, testid }) {
+  const { x, y, grid, elements } = axes({
     xMax: Math.max(0, ...points.map((p) => p.x)),
     yMax: Math.max(0, ...points.map((p) => p.y)),
     xLabel,
     yLabel,
   });
   const path = points
-    .map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`)
+    .map((p, i) =>
+      i === 0 ? `M${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}` : `H${x(p.x).toFixed(1)} V${y(p.y).toFixed(1)}`,
+    )
     .join(' ');
   return plotFrame(
     testid,
+    grid,
     elements,
     points.length > 1 ? s('path', { class: 'series', d: path }) : noData('no slice done yet'),
   );
@@ -224,7 +228,7 @@ function lineChart(points, { xLabel, yLabel, testid }) {
 
 /** Bars of a histogram [{from_ms, to_ms, count}] on a linear delay axis. */
 function barChart(bins, { xLabel, yLabel, testid }) {
-  const { x, y, elements } = axes({
+  const { x, y, grid, elements } = axes({
     xMax: bins.at(-1)?.to_ms ?? 0,
     yMax: Math.max(0, ...bins.map((b) => b.count)),
     xLabel,
@@ -232,6 +236,7 @@ function barChart(bins, { xLabel, yLabel, testid }) {
   });
   return plotFrame(
     testid,
+    grid,
     bins.map((b) =>
       s(
         'rect',
@@ -331,10 +336,15 @@ async function runView(runId) {
     { x: 0, y: 0 },
     ...delays.done_over_time.map((p) => ({ x: (ms(p.at) - t0) / 1000, y: p.done })),
   ];
-  const live = run.status === 'running' || run.status === 'pending';
+  // Poll until nothing will change any more (pilots stop after the run completes); without `settled`
+  // from the API, until the run is over.
+  const live =
+    run.settled === undefined ? run.status === 'running' || run.status === 'pending' : !run.settled;
+  const reasons = !live && Array.isArray(run.incomplete_reasons) ? run.incomplete_reasons : [];
   // Expected counts come from the run's configuration through the API; `announced` (end_run) is the
-  // fallback for an API that does not report the STFs expected.
-  const stfsExpected = run.stfs.expected ?? run.stfs.announced;
+  // fallback for an API that does not report the STFs expected. No run plans 0: that is nothing known yet.
+  const planned = (n) => (n > 0 ? n : undefined);
+  const stfsExpected = planned(run.stfs.expected ?? run.stfs.announced);
   const pilotStates = Object.entries(run.pilots.by_state)
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
@@ -346,6 +356,13 @@ async function runView(runId) {
       status(run.status),
       h('span', { class: 'muted' }, ` ${run.execution_id ?? ''}`),
     ),
+    reasons.length > 0
+      ? h(
+          'p',
+          { class: 'error', 'data-testid': 'incomplete-reasons' },
+          `Not completed: ${reasons.join('; ')}`,
+        )
+      : [],
     h(
       'div',
       { class: 'cards' },
@@ -360,7 +377,7 @@ async function runView(runId) {
       card('STF files registered', run.stfs.registered, 'stf-files-count'),
       card('STF files expected', stfsExpected, 'stf-files-expected'),
       card('slices done', run.slices.done, 'slices-done'),
-      card('slices expected', run.slices.expected, 'slices-expected'),
+      card('slices expected', planned(run.slices.expected), 'slices-expected'),
       card('slices failed', run.slices.failed, 'slices-failed'),
       card('pilots', pilotStates || 'none', 'pilots'),
       card('result hosts', run.result_hosts.length, 'result-hosts-count'),
@@ -373,7 +390,7 @@ async function runView(runId) {
       h(
         'div',
         { class: 'plot' },
-        lineChart(series, {
+        stepChart(series, {
           xLabel: 'time since run start (s)',
           yLabel: 'slices done',
           testid: 'done-plot',

@@ -29,6 +29,7 @@ const workflow = [
 /** The page's one time style. */
 const TIME_STYLE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/;
 const SCREENSHOT = '/tmp/dashboard-readable-run.png';
+const PLOTS_SCREENSHOT = '/tmp/dashboard-readable-plots.png';
 
 interface Axis {
   label: string;
@@ -73,6 +74,7 @@ describe('the run page in headless Chromium, read by a person', () => {
     await page.goto(`${base}/#/runs/${runId}`);
     await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 20_000 });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.locator('.plots').screenshot({ path: PLOTS_SCREENSHOT });
     const plots = {
       done: { x: await axis(page, 'done-plot', 'x'), y: await axis(page, 'done-plot', 'y') },
       delay: { x: await axis(page, 'delay-histogram', 'x'), y: await axis(page, 'delay-histogram', 'y') },
@@ -108,20 +110,30 @@ describe('the run page in headless Chromium, read by a person', () => {
   it('writes every time in one style with its zone, and no NaN or undefined anywhere', async () => {
     // Prepare
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-    await page.goto(`${base}/`);
-    await page.locator('a[href^="#/runs/"]').first().click();
-    await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 20_000 });
+    /** The page's <time> texts, and its whole text. */
+    const read = async () => ({
+      times: await page.locator('time').allTextContents(),
+      text: (await page.locator('body').textContent()) ?? '',
+    });
 
-    // Act
-    const times = await page.locator('time').allTextContents();
-    const text = (await page.locator('body').textContent()) ?? '';
+    // Act: the front page (executions and runs), then the run's page.
+    await page.goto(`${base}/`);
+    const link = page.locator('a[href^="#/runs/"]').first();
+    await link.waitFor({ timeout: 20_000 });
+    const front = await read();
+    await link.click();
+    await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 20_000 });
+    const runPage = await read();
 
     // Assess: the <time> elements (started, pilots, slices, messages, updated) are the only times shown.
-    expect(times.length).toBeGreaterThan(10);
-    expect(times.filter((t) => !TIME_STYLE.test(t))).toEqual([]);
-    const timesOutside = times.reduce((rest, t) => rest.replace(t, ''), text).match(/\d{2}:\d{2}(:\d{2})?/g);
-    expect(timesOutside).toBeNull();
-    expect(text).not.toMatch(/NaN|undefined|null|\[object/);
+    expect(front.times.length).toBeGreaterThan(2);
+    expect(runPage.times.length).toBeGreaterThan(10);
+    for (const { times, text } of [front, runPage]) {
+      expect(times.filter((t) => !TIME_STYLE.test(t))).toEqual([]);
+      const rest = times.reduce((left, t) => left.replace(t, ''), text);
+      expect(rest.match(/\d{2}:\d{2}(:\d{2})?/g)).toBeNull();
+      expect(text).not.toMatch(/NaN|undefined|null|\[object/);
+    }
   });
 
   it('shows the fields that matter in the slices and messages tables, not JSON', async () => {
@@ -168,7 +180,7 @@ describe('the run page in headless Chromium, read by a person', () => {
     await page.goto(`${base}/#/runs/999001`);
     await page.getByTestId('run-status').getByText('pending').waitFor({ timeout: 20_000 });
     const figures = await Promise.all(
-      ['run-phase', 'run-duration', 'stf-files-expected', 'delay'].map((id) =>
+      ['run-phase', 'run-duration', 'stf-files-expected', 'slices-expected', 'delay'].map((id) =>
         page.getByTestId(id).textContent(),
       ),
     );
@@ -176,7 +188,7 @@ describe('the run page in headless Chromium, read by a person', () => {
     const doneTicks = await axis(page, 'done-plot', 'y');
 
     // Assess
-    expect(figures).toEqual(['–', '–', '–', '–']);
+    expect(figures).toEqual(['–', '–', '–', '–', '–']);
     expect(text).not.toMatch(/NaN|undefined|null/);
     expect(text).toContain('no slice done yet');
     expect(doneTicks.ticks.length).toBeGreaterThan(2);

@@ -58,7 +58,7 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     rmSync(env.TESTBED_STATE_DIR as string, { recursive: true, force: true });
   });
 
-  it('shows the slices done growing on the run page, as the API counts them', async () => {
+  it('shows the slices done growing on the run page, as the API counts them, against the slices expected from the start', async () => {
     // Prepare
     running = testbed(shortRun, env, 120_000);
     const runId = await waitForRun(base, 60_000);
@@ -71,10 +71,12 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
 
     // Act: watch the count while the run goes, then once more after it has completed.
     const seen: number[] = [];
+    const expectedSeen = new Set<string>();
     let status = '';
     const deadline = Date.now() + 60_000;
     while (status !== 'completed' && Date.now() < deadline) {
       seen.push(Number(await done.textContent()));
+      expectedSeen.add((await page.getByTestId('slices-expected').textContent()) ?? '');
       status = (await page.getByTestId('run-status').textContent()) ?? '';
       await page.waitForTimeout(250);
     }
@@ -96,6 +98,8 @@ describe('the dashboard during a realtime run, in headless Chromium', () => {
     expect(distinct.length, `counts seen: ${distinct.join(', ')}`).toBeGreaterThanOrEqual(3);
     expect([...distinct].sort((a, b) => a - b)).toEqual(distinct);
     expect(final).toBe(25);
+    // The configuration's 5 STFs × 5 slices from the start, not the slices of the STFs registered so far.
+    expect([...expectedSeen].filter((v) => v !== '–')).toEqual(['25']);
     expect(summary.slices.done).toBe(final);
     expect(hostRows).toHaveLength(summary.result_hosts.length);
     expect(hostRows.join()).toContain(`${runId}-p01`);
