@@ -63,7 +63,8 @@ let nextRun = 200_000;
 
 describe('Query: runs and executions', () => {
   const runsArb = fc.array(
-    fc.record({ second: fc.nat({ max: 4 }), execution: fc.boolean(), completed: fc.boolean() }),
+    // A run without created_at (none recorded yet) comes last.
+    fc.record({ second: fc.option(fc.nat({ max: 4 })), execution: fc.boolean(), completed: fc.boolean() }),
     { maxLength: 10 },
   );
 
@@ -75,17 +76,14 @@ describe('Query: runs and executions', () => {
         const runs = generated.map((g) => ({
           run_id: String(nextRun++),
           namespace,
-          created_at: at(g.second),
+          ...(g.second !== null && { created_at: at(g.second) }),
           ...(g.execution && { execution_id: `prompt_processing-${namespace}-${nextRun}` }),
           ...(g.completed && { phase: 'ended', completion: 'completed' }),
         }));
         await put('runs', runs);
+        const time = (r: { created_at?: string }) => r.created_at ?? '';
         const newestFirst = [...runs].sort((a, b) =>
-          a.created_at === b.created_at
-            ? Number(b.run_id) - Number(a.run_id)
-            : a.created_at < b.created_at
-              ? 1
-              : -1,
+          time(a) === time(b) ? Number(b.run_id) - Number(a.run_id) : time(a) < time(b) ? 1 : -1,
         );
         for (const limit of limitsFor(runs.length)) {
           // Act
