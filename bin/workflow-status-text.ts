@@ -10,13 +10,12 @@ export async function printWorkflowStatus(
   s: Awaited<ReturnType<Monitor['execution']>>,
   run: RunSummary,
 ): Promise<void> {
-  const [{ resultHostLines }, { pilotWords, whyLines }] = await Promise.all([
+  const [{ resultHostLines }, { pilotWords, spread, whyLines }] = await Promise.all([
     import('#query/slices.ts'),
     import('#local/summary.ts'),
   ]);
   const types = Object.entries(s.messages_by_type).map(([t, n]) => `${t} ${n}`);
   const byState = Object.entries(s.pilots.by_state).map(([state, n]) => `${n} ${state}`);
-  const delay = run.delay_ms;
   const lines = [
     `Execution ${s.execution_id}: ${s.status} (phase ${s.phase ?? '?'})`,
     ...(s.status === 'completed' ? [] : whyLines(s.incomplete_reasons)),
@@ -27,7 +26,7 @@ export async function printWorkflowStatus(
     ...(s.pilots.total === 0 ? [] : [`│   └── ${pilotWords(s.pilots)}`]),
     ...resultHostLines(s.result_hosts),
     `├── Messages recorded: ${s.messages}${types.length === 0 ? '' : ` (${types.join(', ')})`}`,
-    `├── Delay (processed_at − requested_at): ${delay.count === 0 ? '–' : `p50 ${delay.p50.toFixed(1)} ms, p95 ${delay.p95.toFixed(1)} ms`}`,
+    `├── Delay (processed_at − requested_at): ${spread(run.delay_ms)}`,
     `├── Events: ${s.events.map((e) => `${e.type} ${hhmmss(e.time)}`).join(', ') || '-'}`,
     `├── Errors: ${s.errors.length === 0 ? 'none' : s.errors.length}`,
     ...s.errors.map((e) => `│   ├── [${e.source}] ${hhmmss(e.time)} ${e.error}`),

@@ -13,7 +13,7 @@ const SETTLE_POLL_MS = 500;
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 /** Percentiles in words; a dash when no slice is done (no delay to speak of, rather than 0 ms). */
-const spread = (p: Percentiles) =>
+export const spread = (p: Percentiles) =>
   p.count === 0 ? '–' : `p50 ${f(p.p50)} ms, p95 ${f(p.p95)} ms, p99 ${f(p.p99)} ms`;
 
 /** A tree's branches under a line: `│   ├── x` … `│   └── y`. */
@@ -57,19 +57,24 @@ export function summary(s: RunSummary): string {
 }
 
 /**
- * The run's summary once it has settled (its pilots ended after the run finished), read again every half
- * second for at most `timeoutMs`; a run that does not settle by then is summarised as it is. A run not
- * finished (the drain deadline passed) will not settle: it is summarised at once.
+ * The run's summary once it has settled (its pilots ended after the run finished, and two reads half a
+ * second apart agree), read again for at most `timeoutMs`; a run that does not settle by then is
+ * summarised as it is. A run not finished (the drain deadline passed) will not settle: it is summarised at
+ * once.
  */
 export async function settledSummary(
   read: () => Promise<RunSummary>,
   timeoutMs: number = SETTLE_TIMEOUT_MS,
 ): Promise<RunReport> {
   const deadline = Date.now() + timeoutMs;
+  let before: RunSummary | undefined;
   for (;;) {
     const s = await read();
-    if (s.settled || !isFinished(s.status) || Date.now() >= deadline)
+    // Settled twice in a row with no new message: the pilots' last words (transformer_end) are in.
+    const still = s.settled && before?.settled === true && before.messages.total === s.messages.total;
+    if (still || !isFinished(s.status) || Date.now() >= deadline)
       return { ...s, completed: s.status === 'completed' };
+    before = s;
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
   }
 }
