@@ -19,6 +19,8 @@ const runOrExecution = {
   run_number: id.optional().describe('a run number, e.g. 100010'),
 };
 
+const runStatus = z.string().optional().describe('pending, running, completed, cancelled or terminated');
+
 /** Upstream names to the query layer's, leaving out what was not given. */
 function params(args: Record<string, unknown>, names: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -59,25 +61,25 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
 
   tool(
     'swf_get_workflow_monitor',
-    'Status and events of a workflow execution: status, phase (imminent/running/paused/ended/completed), run id, STF count, events, errors, duration.',
+    "Status and events of a workflow execution: status (pending/running/completed/cancelled/terminated), phase (imminent/running/paused/ended/completed), run id, events, errors, and the run's figures as swf_get_run gives them: duration, messages (and messages_by_type), STFs and slices expected and done, pilots, settled, incomplete_reasons.",
     { execution_id: z.string().describe('the execution id') },
     (p) => monitor.execution(p),
   );
   tool(
     'swf_list_workflow_executions',
     'Workflow executions, newest first: execution id, run, status, phase, STF files, times.',
-    { namespace: z.string().optional(), status: z.string().optional(), ...paging },
+    { namespace: z.string().optional(), status: runStatus, ...paging },
     (p) => monitor.executions(p),
   );
   tool(
     'swf_list_runs',
     'Runs, newest first: run number, execution, status, phase, task, dataset, STF files, times, duration.',
-    { namespace: z.string().optional(), status: z.string().optional(), ...paging },
+    { namespace: z.string().optional(), status: runStatus, ...paging },
     (p) => monitor.runs(p),
   );
   tool(
     'swf_get_run',
-    'One run: counts of STFs, slices and pilots, DAQ state, delay percentiles, and result_hosts: every host that reported results (slices done and failed, pilot id when known), including transformers the worker adjuster did not start, which have no pilot.',
+    "One run: its figures as every face shows them — duration (start to end, from the records), messages by type (the message log), STFs registered and expected (end_run's count, else the DAQ's plan), slices expected, done and failed, pilots with their state and their slices from the slices table, settled (nothing will change any more), incomplete_reasons (why it did not complete) — plus DAQ state, delay percentiles, and result_hosts: every host that reported results (slices done and failed, pilot id when known), including transformers the worker adjuster did not start, which have no pilot.",
     runOrExecution,
     (p) => monitor.run(p),
   );
@@ -128,7 +130,7 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   );
   tool(
     'panda_list_jobs',
-    "The jobs (pilots) the worker adjuster started for a task, or a run: state (lost when silent for three heartbeats), host, times, slices done. A foreign transformer (upstream's) has none: swf_get_run's result_hosts lists it.",
+    "The jobs (pilots) the worker adjuster started for a task, or a run: state (lost when silent for three heartbeats), host, times, slices done and failed (its results in the slices table). A foreign transformer (upstream's) has none: swf_get_run's result_hosts lists it.",
     {
       taskid: id.optional().describe('the task id'),
       ...runOrExecution,

@@ -61,6 +61,21 @@ describe('the MCP tools, through the SDK client', () => {
     ],
     ['swf_list_workflow_executions', {}, (b: { items: unknown[] }) => b.items.length === 2],
     ['swf_list_runs', {}, (b: { items: unknown[] }) => b.items.length === 3],
+    ['swf_list_runs', { status: 'cancelled' }, (b: { items: unknown[] }) => b.items.length === 0],
+    [
+      'swf_get_run',
+      { run_number: RUN },
+      (b: {
+        stfs: { expected: number };
+        slices: { expected: number; done: number };
+        messages: { total: number };
+        pilots: { items: { slices_done: number }[] };
+      }) =>
+        b.stfs.expected === 3 &&
+        b.slices.expected === 12 &&
+        b.messages.total === 10 &&
+        b.pilots.items.reduce((n, p) => n + p.slices_done, 0) === b.slices.done,
+    ],
     [
       'swf_get_run',
       { execution_id: FOREIGN_EXECUTION },
