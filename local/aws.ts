@@ -231,6 +231,13 @@ async function deadLetters(sqs: Pick<SQSClient, 'send'>, url: string | undefined
  * completes, and prints the same summary as a local run.
  */
 export async function runOnAws(o: AwsRunOptions): Promise<{ report: RunReport; completed: boolean }> {
+  // Whatever step loses the network (the stack's outputs, the invocation, a poll), the user reads one sentence.
+  return followRunOnAws(o).catch((error: unknown) => {
+    throw explainAwsError(error, o.stackName ?? DEFAULT_STACK);
+  });
+}
+
+async function followRunOnAws(o: AwsRunOptions): Promise<{ report: RunReport; completed: boolean }> {
   const out = o.out ?? ((l: string) => console.log(l));
   const stackName = o.stackName ?? DEFAULT_STACK;
   // The CLI runs on Node 20 too; the SDK's warning about its future Node floor is noise here.

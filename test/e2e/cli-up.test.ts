@@ -96,9 +96,8 @@ describe('testbed up, started twice at once on a stopped stack', () => {
     // Prepare
     await testbed(['down'], s.env);
     // Act: two namespaces, so that each CLI follows its own run.
-    const [a, b] = await Promise.all(
-      ['alice', 'bob'].map((ns) => spawnTestbed([...smallRun, '--namespace', ns], s.env).done),
-    );
+    const runIn = (ns: string) => spawnTestbed([...smallRun, '--namespace', ns], s.env).done;
+    const [a, b] = await Promise.all([runIn('alice'), runIn('bob')]);
     // Assess
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '#local/processes.ts';
 import { projectRoot } from '#local/state.ts';
 import { tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
@@ -19,6 +20,9 @@ const cliOn = (dynamo: TestDynamo, extra: Record<string, string> = {}) => {
   };
   return (...args: string[]) => testbed(args, env);
 };
+
+/** A loopback port nothing listens on (taken and given back at once). */
+const closedPort = await freePort();
 
 const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
   version: string;
@@ -200,23 +204,33 @@ describe('the CLI teaches its use', () => {
 });
 
 describe('testbed run --target aws without a network', () => {
-  it('says in one sentence which endpoint could not be reached and what to check', async () => {
-    // Prepare: credentials and region given, an endpoint that cannot resolve (no traffic leaves the machine).
-    const env = {
-      AWS_ENDPOINT_URL: 'http://nonexistent.invalid',
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example',
-      AWS_REGION: 'us-east-1',
-      AWS_MAX_ATTEMPTS: '1',
-    };
-    // Act
-    const r = await testbed(['run', 'prompt_processing', '--target', 'aws'], env);
-    // Assess
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toBe(
-      'testbed: could not reach AWS at nonexistent.invalid (its name does not resolve): check the network ' +
-        'connection and any proxy, AWS_REGION, and AWS_ENDPOINT_URL if set',
-    );
-    expect(r.stderr).not.toMatch(/^\s+at /m);
-  });
+  it.each([
+    [
+      'a name that does not resolve',
+      'http://nonexistent.invalid',
+      'nonexistent.invalid (its name does not resolve)',
+    ],
+    ['a refused connection', `http://127.0.0.1:${closedPort}`, '127.0.0.1 (the connection was refused)'],
+  ])(
+    'says in one sentence what could not be reached, and what to check, on %s',
+    async (_, endpoint, what) => {
+      // Prepare: credentials and region given, an endpoint that cannot answer (no traffic leaves the machine).
+      const env = {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'example',
+        AWS_REGION: 'us-east-1',
+        AWS_MAX_ATTEMPTS: '1',
+      };
+      // Act
+      const r = await testbed(['run', 'prompt_processing', '--target', 'aws'], env);
+      // Assess
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n').at(-1)).toBe(
+        `testbed: could not reach AWS at ${what}: check the network connection and any proxy, AWS_REGION, ` +
+          'and AWS_ENDPOINT_URL if set',
+      );
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    },
+  );
 });
