@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,6 +189,30 @@ describe('the CLI teaches its use', () => {
       ),
     );
     expect(r.stdout).not.toContain('{');
+  });
+
+  it('shows the file a log line is about in testbed logs', async () => {
+    // Prepare: the runner's log in a state folder of this test's own.
+    const dir = testDir('testbed-cli-logs-');
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const line = (fields: Record<string, unknown>) =>
+      JSON.stringify({ time: '2025-03-01T10:00:05.000Z', level: 'info', run_id: RUN, ...fields });
+    writeFileSync(
+      join(dir, 'logs', 'runner.log'),
+      `${line({ msg: 'STF sliced', filename: `swf.${RUN}.000001.stf` })}\n${line({ msg: 'run started' })}\n`,
+    );
+    // Act
+    const r = await cliOn(dynamo, { TESTBED_STATE_DIR: dir })('logs', '--run', RUN);
+    // Assess
+    expect(r.code, r.stderr).toBe(0);
+    const [header, , ...rows] = r.stdout.trim().split('\n');
+    expect(header).toMatch(/^time\s+level\s+source\s+run_id\s+file\s+msg$/);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((l) => l.endsWith('STF sliced'))).toMatch(
+      new RegExp(
+        `^2025-03-01T10:00:05\\.000Z\\s+info\\s+runner\\.log\\s+${RUN}\\s+swf\\.${RUN}\\.000001\\.stf\\s+STF sliced$`,
+      ),
+    );
   });
 
   it('says a stopped stack is not up and how to start it, and exits 1', async () => {
