@@ -102,18 +102,21 @@ async function executionOfRun(m: Monitor, runId: string): Promise<string> {
   return run.execution_id;
 }
 
+/** The run or execution a list was asked of, in words. */
+const whose = (owner: Record<string, string>): string =>
+  owner.run_id !== undefined ? `run ${owner.run_id}` : `execution ${owner.execution_id}`;
+
 /** An empty list of messages, in the words of what was asked: "no bogus_type messages in run 100010". */
 function noMessages(
   owner: Record<string, string>,
   filters: Record<string, string>,
   types?: string[],
 ): string {
-  const whose = owner.run_id !== undefined ? `run ${owner.run_id}` : `execution ${owner.execution_id}`;
   const what = [
     filters.msg_type,
     'messages',
     filters.sender && `from ${filters.sender}`,
-    `in ${whose}`,
+    `in ${whose(owner)}`,
     filters.since && `since ${cliTime(filters.since)}`,
     filters.until && `until ${cliTime(filters.until)}`,
   ];
@@ -382,15 +385,15 @@ export function addMonitorCommands(program: Command): void {
   ])
     .option('--status <status>', 'registered, processing or done')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
-      const page = await withMonitor(o, async (m) => {
+      const found = await withMonitor(o, async (m) => {
         const run = await ownerOrLatest(m, o);
-        return run && m.stfFiles({ ...run, ...given(o, { status: 'status' }) });
+        return run && { run, page: await m.stfFiles({ ...run, ...given(o, { status: 'status' }) }) };
       });
       printPage(
-        page ?? { items: [] },
+        found?.page ?? { items: [] },
         o,
         ['filename', 'sequence', 'status', 'state', 'size', 'checksum', 'slice_count', 'slices_done'],
-        page ? 'no STF files' : NO_RUN_YET,
+        found ? `no ${[o.status, 'STF files'].filter(Boolean).join(' ')} in ${whose(found.run)}` : NO_RUN_YET,
       );
     });
 
@@ -401,15 +404,18 @@ export function addMonitorCommands(program: Command): void {
     .option('--stf <filename>', 'only the slices of this STF file')
     .option('--status <status>', 'done or failed')
     .action(async (o: MonitorFlags & Record<string, unknown>) => {
-      const page = await withMonitor(o, async (m) => {
+      const found = await withMonitor(o, async (m) => {
         const run = await ownerOrLatest(m, o);
-        return run && m.slices({ ...run, ...given(o, { stf: 'stf', status: 'status' }) });
+        return (
+          run && { run, page: await m.slices({ ...run, ...given(o, { stf: 'stf', status: 'status' }) }) }
+        );
       });
+      const what = [o.status, 'slice results', o.stf && `of ${o.stf}`].filter(Boolean).join(' ');
       printPage(
-        page ?? { items: [] },
+        found?.page ?? { items: [] },
         o,
         ['filename', 'slice_id', 'status', 'hostname', 'pilot_id', 'requested_at', 'processed_at', 'error'],
-        page ? 'no slice results' : NO_RUN_YET,
+        found ? `no ${what} in ${whose(found.run)}` : NO_RUN_YET,
       );
     });
 

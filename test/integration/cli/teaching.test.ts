@@ -176,6 +176,20 @@ describe('the CLI teaches its use', () => {
     );
   });
 
+  it.each([
+    [['stf-files', '--run', '100499', '--status', 'done'], 'no done STF files in run 100499'],
+    [
+      ['slices', '--execution', EXECUTION, '--status', 'failed', '--stf', 'swf.x.stf'],
+      `no failed slice results of swf.x.stf in execution ${EXECUTION}`,
+    ],
+  ])('says what was asked when %j lists nothing', async (args, line) => {
+    // Act
+    const r = await cli(...args);
+    // Assess
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(line);
+  });
+
   it('shows the file, slice, state and delay of a result in testbed messages, in one time style', async () => {
     // Act
     const r = await cli('messages', '--run', RUN, '--type', 'slice_result');
