@@ -38,7 +38,8 @@ const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
  */
 export function runStatus(run: Item): RunStatus {
   if (run.completion === 'completed') return 'completed';
-  if (typeof run.cancelled_at === 'string') return 'cancelled';
+  // task_state too: the run lists read a few fields of each run, task_state among them.
+  if (typeof run.cancelled_at === 'string' || run.task_state === 'cancelled') return 'cancelled';
   if (run.task_state === 'closed') return 'terminated';
   return run.phase === undefined ? 'pending' : 'running';
 }

@@ -243,6 +243,7 @@ describe('Function: runStatus', () => {
   it.each([
     [{ completion: 'completed', phase: 'completed' }, 'completed'],
     [{ cancelled_at: at(5), task_state: 'cancelled', phase: 'running' }, 'cancelled'],
+    [{ task_state: 'cancelled', phase: 'running' }, 'cancelled'],
     [{ task_state: 'closed', phase: 'running' }, 'terminated'],
     [{ phase: 'running' }, 'running'],
     [{}, 'pending'],
