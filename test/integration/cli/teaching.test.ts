@@ -145,7 +145,11 @@ describe('the CLI teaches its use', () => {
       ['status', 'prompt_processing-nobody-0001'],
       'testbed: execution prompt_processing-nobody-0001 not found: testbed runs lists the known runs and their executions',
     ],
-  ])('names testbed runs when %j finds nothing', async (args, line) => {
+    [
+      ['status', '100499'],
+      'testbed: run 100499 has no execution (no DAQ simulator started it): testbed messages --run 100499 shows what it got',
+    ],
+  ])('says where to look instead when %j finds nothing to show', async (args, line) => {
     // Act
     const r = await cli(...args);
     // Assess
