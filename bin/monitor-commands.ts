@@ -313,7 +313,10 @@ export function addMonitorCommands(program: Command): void {
   examples(
     pageOptions(program.command('runs').description('the runs, newest first, with their executions'))
       .option('--namespace <ns>', 'only the runs of this namespace')
-      .option('--status <status>', 'only runs in this state: pending, running, completed or terminated'),
+      .option(
+        '--status <status>',
+        'only runs in this state: pending, running, completed, cancelled or terminated',
+      ),
     ['testbed runs', 'testbed runs --namespace alice --status completed --limit 10', 'testbed runs --json'],
   ).action(async (o: MonitorFlags) => {
     const p = given(o as Record<string, unknown>, {
