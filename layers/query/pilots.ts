@@ -107,6 +107,8 @@ export function resultsByPilot(slices: readonly Item[]): Map<string, SliceCounts
  */
 export async function listPilots(c: MonitorContext, p: PilotListParams): Promise<Page<PilotRow>> {
   const run = await readRunItem(c, p.runId);
+  const interval = heartbeatInterval(run);
+  const now = nowMs(c);
   const [page, slices] = await Promise.all([
     queryPage(
       docOf(c),
@@ -116,18 +118,22 @@ export async function listPilots(c: MonitorContext, p: PilotListParams): Promise
         ExpressionAttributeValues: { ':run': p.runId },
         ConsistentRead: true,
       },
-      { limit: p.limit, next: p.next, keys: ['run_id', 'pilot_id'], partition: ['run_id', p.runId] },
+      {
+        limit: p.limit,
+        next: p.next,
+        keys: ['run_id', 'pilot_id'],
+        partition: ['run_id', p.runId],
+        // The state is judged here (lost), so it is kept here too, before the page is counted.
+        ...(p.state !== undefined && { keep: (item) => pilotState(item, interval, now).state === p.state }),
+      },
     ),
     readSliceResults(c, p.runId, ['pilot_id', 'state']),
   ]);
-  const interval = heartbeatInterval(run);
-  const now = nowMs(c);
   const counts = resultsByPilot(slices.items);
-  const rows = page.items.map((item) =>
-    pilotRow(item, interval, now, counts.get(String(item.pilot_id)) ?? { done: 0, failed: 0 }),
-  );
   return {
-    items: p.state === undefined ? rows : rows.filter((r) => r.state === p.state),
+    items: page.items.map((item) =>
+      pilotRow(item, interval, now, counts.get(String(item.pilot_id)) ?? { done: 0, failed: 0 }),
+    ),
     ...(page.next && { next: page.next }),
   };
 }

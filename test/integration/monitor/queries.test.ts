@@ -100,6 +100,14 @@ describe('the monitor query layer', () => {
     ]);
   });
 
+  it('gives a full page of the pilots in a state judged here (lost), and no token when none follows', async () => {
+    // Act
+    const lost = await monitor.pilots({ run_id: RUN, state: 'lost', limit: 1 });
+    // Assess
+    expect(lost.items.map((p) => p.pilot_id)).toEqual([`${RUN}-p02`]);
+    expect(lost.next).toBeUndefined();
+  });
+
   it('pages through STF files and slices with the next token, each item once', async () => {
     // Act
     const first = await monitor.slices({ run_id: RUN, limit: 5 });
