@@ -198,7 +198,7 @@ export function incompleteReasons(
         ? 'no pilot ran: 0 workers asked for'
         : pilots === 0
           ? 'no pilot ran: none was started'
-          : 'no pilot ran: the pilots started never took a slice',
+          : `no pilot ran: ${pilots} requested, none started`,
     );
   }
   if (run.phase !== 'ended' && run.phase !== 'completed')

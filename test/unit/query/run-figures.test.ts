@@ -210,6 +210,25 @@ describe('Function: runFigures', () => {
       ]);
     });
 
+    it('says no pilot ran when the pilots asked for never started', () => {
+      // Prepare
+      const r = records({
+        run: { phase: 'ended', total_stf_files: 1, config: { target_worker_count: 2, slices_per_stf: 5 } },
+        stfs: 1,
+        pilots: [
+          { pilot_id: '100600-p01', state: 'requested' },
+          { pilot_id: '100600-p02', state: 'requested' },
+        ],
+      });
+      // Act
+      const f = runFigures(r, NOW);
+      // Assess
+      expect(f.incomplete_reasons).toEqual([
+        'no pilot ran: 2 requested, none started',
+        '5 slices without a result',
+      ]);
+    });
+
     it('names the STFs end_run announced that were never registered', () => {
       // Prepare
       const r = records({
