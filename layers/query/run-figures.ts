@@ -83,21 +83,20 @@ export function runFigures(r: FigureRecords, now: number): RunFigures {
   const row = runRow(run);
   const config = (run.config ?? {}) as Record<string, unknown>;
   const stfs = stfFigures(r.stfs, row.stf_files, row.total_stf_files, num(config.planned_stf_count));
-  const counts = sliceCounts(r.slices);
   const slices = {
     expected: expectedSlices(r.stfs, stfs.expected, num(config.slices_per_stf)),
-    ...counts,
+    ...sliceCounts(r.slices),
   };
   const interval = heartbeatInterval(run);
   const results = resultsByPilot(r.slices);
   const items = r.pilots.map((p): PilotFigure => {
     const id = String(p.pilot_id);
-    const counts = results.get(id) ?? { done: 0, failed: 0 };
+    const its = results.get(id) ?? { done: 0, failed: 0 };
     return {
       pilot_id: id,
       state: pilotState(p, interval, now).state,
-      slices_done: counts.done,
-      slices_failed: counts.failed,
+      slices_done: its.done,
+      slices_failed: its.failed,
     };
   });
   const byState: Record<string, number> = {};
