@@ -57,13 +57,77 @@ export function addRunCommands(program: Command): void {
       flag('testbed.namespace', o.namespace);
       flag('prompt_processing.target_worker_count', o.workers);
       if (o.target === 'aws') return runOnAwsTarget(workflow, overrides, o);
-      const { report } = await runWorkflow({
+      const { report, interruption } = await runWorkflow({
         workflow: loadWorkflow(workflow, { overrides }),
         stack: resolveStack(o),
         drainTimeoutS: o.drainTimeout,
       });
-      if (!report.completed) process.exitCode = 1;
+      // 130: ended by Ctrl-C (SIGINT), as shells count it.
+      if (interruption !== undefined) process.exitCode = 130;
+      else if (!report?.completed) process.exitCode = 1;
     });
+
+  stackOptions(
+    program
+      .command('cancel')
+      .description('cancel a run: its pilots stopped, its task cancelled, its dataset closed')
+      .argument('<run>', 'a run number (e.g. 100010) or an execution id (e.g. prompt_processing-alice-0001)'),
+  )
+    .option('--reason <text>', 'why, as the run records it (default "cancelled by <user>")')
+    .action(cancelCommand);
+}
+
+interface CancelFlags extends StackOverrides {
+  reason?: string;
+}
+
+/** `testbed cancel`: a run number or an execution id. */
+async function cancelCommand(which: string, o: CancelFlags): Promise<void> {
+  const [
+    { stackEnvironment },
+    { localDynamoClient },
+    { cancelRun },
+    { runOfExecution },
+    { readRunItem },
+    logs,
+  ] = await Promise.all([
+    import('#local/stack.ts'),
+    import('#local/dynalite.ts'),
+    import('#local/cancel.ts'),
+    import('#query/lookups.ts'),
+    import('#query/runs.ts'),
+    import('#query/logs.ts'),
+  ]);
+  const stack = resolveStack(o);
+  Object.assign(process.env, stackEnvironment(stack));
+  const { tableNames } = await import('#runtime/env.ts');
+  const db = localDynamoClient(stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
+  try {
+    const context = { db, tableNames: tableNames(), logs: logs.emptyLogSource };
+    const runId = /^\d+$/.test(which) ? which : await runOfExecution(context, which);
+    const run = await readRunItem(context, runId);
+    const outcome = await cancelRun(stack, db, runId, {
+      ...(o.reason !== undefined && { reason: o.reason }),
+      ...(typeof run.namespace === 'string' && { namespace: run.namespace }),
+    });
+    if (outcome.state === 'completed') {
+      console.log(`run ${runId} completed at ${outcome.completedAt}: nothing to cancel`);
+      process.exitCode = 1;
+      return;
+    }
+    if (outcome.state === 'waiting') {
+      console.log(`run ${runId}: the cancel is sent, but no handler has taken it yet (testbed status)`);
+      process.exitCode = 1;
+      return;
+    }
+    const pilots =
+      outcome.pilotsRunning === 0 ? 'pilots stopped' : `${outcome.pilotsRunning} pilot(s) still stopping`;
+    console.log(
+      `run ${runId} cancelled at ${outcome.cancelledAt} (${outcome.reason}): task cancelled, dataset closed, ${pilots}`,
+    );
+  } finally {
+    db.destroy();
+  }
 }
 
 // --- run --target aws: the deployed stack, followed through DynamoDB (local/aws.ts) ----------------------
@@ -73,12 +137,15 @@ async function runOnAwsTarget(
   overrides: Record<string, unknown>,
   o: RunFlags,
 ): Promise<void> {
-  const [{ loadWorkflow }, { DEFAULT_STACK, runOnAws }] = await Promise.all([
+  const [{ loadWorkflow }, { DEFAULT_STACK, runOnAws }, { preflight }] = await Promise.all([
     import('#config/workflow.ts'),
     import('#local/aws.ts'),
+    import('#local/preflight.ts'),
   ]);
+  const cfg = loadWorkflow(workflow, { overrides });
+  for (const line of preflight(cfg)) console.error(line);
   const { completed } = await runOnAws({
-    workflow: loadWorkflow(workflow, { overrides }),
+    workflow: cfg,
     stackName: o.stack ?? DEFAULT_STACK,
     ...(o.drainTimeout !== undefined && { drainTimeoutS: o.drainTimeout }),
   });

@@ -4,20 +4,23 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
-import { connectBroker } from '#broker/stomp-broker.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
+import { stfsPerPeriod } from '#domain/daq-plan.ts';
 import type { MonitorContext } from '#query/context.ts';
 import { emptyLogSource } from '#query/logs.ts';
 import { runSummary } from '#query/run-summary.ts';
 import { recordedSlices } from '#query/slices.ts';
 import { destinations } from '#routes/destinations.ts';
-import { readCredentials } from '#runtime/credentials.ts';
 import { closeEnvironment, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
+import { cancelRun } from './cancel.ts';
 import { localDynamoClient } from './dynalite.ts';
+import { type Interruption, onInterrupt } from './interrupt.ts';
+import { preflight } from './preflight.ts';
 import { type RunProgress, runProgress } from './progress.ts';
 import { type Patience, patiently } from './retry.ts';
 import { type StackConfig, stackEnvironment, up } from './stack.ts';
+import { stackBroker } from './stack-broker.ts';
 import { type RunReport, settledSummary, summary } from './summary.ts';
 import { whyNotComingBack } from './supervisor.ts';
 
@@ -68,36 +71,37 @@ class RunWatch {
 }
 
 async function watchBroker(stack: StackConfig, watch: RunWatch, patience: Patience): Promise<BrokerPort> {
-  const env = stackEnvironment(stack);
-  const broker = await patiently(
-    () =>
-      connectBroker({
-        url: env.BROKER_URL as string,
-        ...readCredentials(env.BROKER_CREDENTIALS_FILE as string),
-        name: 'monitor',
-        log: () => {},
-      }),
-    patience,
-  );
+  const broker = await patiently(() => stackBroker(stack, 'monitor'), patience);
   const topics = [destinations.epic, destinations.workers, destinations.transformer, destinations.results];
   await Promise.all(topics.map((t) => broker.subscribe(t, { ack: 'auto' }, (m) => watch.take(m.body)).ready));
   return broker;
 }
 
+/**
+ * What `testbed run` saw: the report of a run followed to its end (none when the user left it going), and
+ * the interruption if Ctrl-C stopped the following.
+ */
+export interface RunOutcome {
+  readonly report: RunReport | undefined;
+  readonly watch: RunWatch;
+  readonly interruption?: Interruption;
+}
+
 /** `testbed run`: brings the stack up, invokes the DAQ simulator, follows the run to its end and reports. */
-export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; watch: RunWatch }> {
+export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
   const out = o.out ?? ((l: string) => console.log(l));
   // Evaluated while the stack check runs (run from its sources, its modules take ~0.3 s to load).
   const loadingDaq = import('../functions/daq-simulator/handler.ts');
   loadingDaq.catch(() => {}); // awaited below
   const err = o.err ?? ((l: string) => console.error(l));
+  const cfg = o.workflow;
+  for (const line of preflight(cfg)) err(line);
   // Parts the supervisor left down are named here, and tried again.
   await up(o.stack, err);
   Object.assign(process.env, stackEnvironment(o.stack), {
     // The DAQ simulator runs in this process: its log lines go where `testbed logs` reads them.
     TESTBED_LOG_FILE: join(o.stack.stateDir, 'logs', 'daq-simulator.log'),
   });
-  const cfg = o.workflow;
   const expectedStfs = expectedStfCount(cfg);
   const expectedSlices = expectedStfs * cfg.promptProcessing.slices_per_stf;
 
@@ -144,6 +148,28 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
   };
   const monitor = await watchBroker(o.stack, watch, patience);
   schedule(period);
+  let interruption: Interruption | undefined;
+  let cancelling: Promise<unknown> | undefined;
+  // A function: the interruption is set by the Ctrl-C listener, between awaits.
+  const left = () => interruption === 'leave';
+  const stopListening = onInterrupt({
+    runId: () => watch.runId,
+    say: err,
+    decided: (choice, runId) => {
+      interruption = choice;
+      progress.stop();
+      if (choice === 'leave') {
+        err(`run ${runId} goes on: testbed status ${runId} follows it, testbed cancel ${runId} ends it`);
+        if (!cfg.simulation.realtime) return;
+        err('  (the DAQ simulator runs in this command: it returns once the DAQ has ended the run)');
+        return;
+      }
+      err(`cancelling run ${runId}…`);
+      cancelling = cancelRun(o.stack, db, runId, { namespace: cfg.testbed.namespace }).catch((e: Error) =>
+        err(`the cancel of run ${runId} failed: ${e.message}`),
+      );
+    },
+  });
 
   try {
     const daq = await loadingDaq;
@@ -154,13 +180,18 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
       () => daq.handler({ workflow: cfg, user: userInfo().username }, invocation),
       patience,
     )) as { run_id: string };
+    if (left()) return { report: undefined, watch, interruption: 'leave' };
     await waitForCompletion(
       db,
       result.run_id,
       (o.drainTimeoutS ?? 120) * 1000,
       patience,
       () => outageMs,
+      left,
     );
+    if (left()) return { report: undefined, watch, interruption: 'leave' };
+    // A cancel waits for the pilots to stop, so that the summary shows them stopped.
+    await cancelling;
     await stopPolling();
     // Read again until the pilots have ended, so that the summary does not call them running.
     const report = await settledSummary(() => patiently(() => runSummary(context, result.run_id), patience));
@@ -172,8 +203,9 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
     out(
       `The local stack is still up (dashboard http://127.0.0.1:${o.stack.apiPort}): npx testbed down stops it.`,
     );
-    return { report, watch };
+    return { report, watch, ...(interruption && { interruption }) };
   } finally {
+    stopListening();
     await stopPolling();
     progress.stop();
     db.destroy();
@@ -182,10 +214,7 @@ export async function runWorkflow(o: RunOptions): Promise<{ report: RunReport; w
 }
 
 export function expectedStfCount(cfg: WorkflowConfig): number {
-  const s = cfg.simulation;
-  const perPeriod =
-    s.stf_mode === 'duration' ? Math.floor(s.physics_period_duration / s.stf_interval) : s.stf_count;
-  return perPeriod * s.physics_period_count;
+  return stfsPerPeriod(cfg.simulation) * cfg.simulation.physics_period_count;
 }
 
 /**
@@ -210,13 +239,17 @@ function runPatience(stack: StackConfig, progress: RunProgress, waited: (ms: num
   };
 }
 
-/** Until the run is completed or the drain deadline passes, stretched by the outages met meanwhile. */
+/**
+ * Until the run is completed, cancelled or given up, or the drain deadline passes (stretched by the
+ * outages met meanwhile).
+ */
 async function waitForCompletion(
   db: DynamoDBClient,
   runId: string,
   timeoutMs: number,
   patience: Patience,
   outageMs: () => number,
+  givenUp: () => boolean,
 ): Promise<boolean> {
   const doc = documents(db);
   const runs = tableNames().runs;
@@ -227,6 +260,7 @@ async function waitForCompletion(
       patience,
     );
     if (Item?.completion === 'completed') return true;
+    if (Item?.cancelled_at !== undefined || givenUp()) return false;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
