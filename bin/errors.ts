@@ -49,9 +49,8 @@ export function inOptionTerms(message: string): string {
 
 /** A query layer "not found" (404) with the command that lists what exists, in place of any hint it had. */
 export function withListHint(message: string): string {
-  const bare = message.replace(/: list \w+ to see the known ones$/, '');
-  const kind = /^(run|execution|task) \S+ not found$/.exec(bare)?.[1];
-  return kind ? `${bare}: ${listHint[kind]}` : bare;
+  const kind = /^(run|execution|task) \S+ not found$/.exec(message)?.[1];
+  return kind ? `${message}: ${listHint[kind]}` : message;
 }
 
 /** One line (or the few lines of a message that names a log) for anything a command throws: no stack trace. */

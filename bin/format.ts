@@ -1,10 +1,7 @@
 import { parseTimestamp } from '#contract/timestamps.ts';
 
-/** A canonical timestamp's time of day, to the millisecond (UTC), as the CLI's trees print it. */
-export const hhmmss = (t: string | undefined) => (t ? t.slice(11, 23) : '?');
-
 /**
- * The CLI's one time style in its tables: ISO 8601 in UTC to the millisecond (`2025-03-01T10:00:00.123Z`),
+ * The CLI's one time style, in its tables and trees: ISO 8601 in UTC to the millisecond (`2025-03-01T10:00:00.123Z`),
  * whatever style the record holds (upstream's, canonical microseconds, a log line's). Not a time: as is.
  */
 export function cliTime(t: unknown): string {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ServiceStatus, StackOverrides, SupervisorStatus } from '#local/stack.ts';
-import type { MessageRow } from '#query/messages.ts';
 import type { Monitor } from '#query/monitor.ts';
 import { cliTime, isTimeColumn } from './format.ts';
 import { examples, stackOptions } from './options.ts';
@@ -203,33 +202,6 @@ export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorS
 
 const LATEST = 5;
 
-/**
- * What matters of a message's content, as columns: its file, slice, state and, for a result, its delay
- * (processed_at − requested_at). The whole content is in --json.
- */
-export function messageColumns(m: MessageRow): Record<string, unknown> {
-  const c =
-    m.content !== null && typeof m.content === 'object' && !Array.isArray(m.content)
-      ? (m.content as Record<string, unknown>)
-      : {};
-  const ms = (t: unknown) => {
-    if (typeof t !== 'string') return undefined;
-    const n = Date.parse(cliTime(t));
-    return Number.isNaN(n) ? undefined : n;
-  };
-  const [requested, processed] = [ms(c.requested_at), ms(c.processed_at)];
-  return {
-    ...m,
-    file: c.filename ?? c.file,
-    slice_id: c.slice_id,
-    state: c.state,
-    delay_ms:
-      m.msg_type === 'slice_result' && requested !== undefined && processed !== undefined
-        ? processed - requested
-        : c.delay,
-  };
-}
-
 /** The file a log line is about: its `filename` field, or upstream's `stf`. */
 const logColumns = (l: Record<string, unknown>) => ({ ...l, file: l.filename ?? l.stf });
 
@@ -375,7 +347,7 @@ export function addMonitorCommands(program: Command): void {
         return { page, run, types: all && [...new Set(all.items.map((r) => r.msg_type))].sort() };
       });
       printPage(
-        found ? { ...found.page, items: found.page.items.map(messageColumns) } : { items: [] },
+        found?.page ?? { items: [] },
         o,
         ['created_at', 'msg_type', 'sender', 'file', 'slice_id', 'state', 'delay_ms', 'refused'],
         found ? noMessages(found.run, filters, found.types) : NO_RUN_YET,

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveStack, type StackOverrides } from '#local/stack.ts';
-import { stackOptions } from './options.ts';
+import { examples, stackOptions } from './options.ts';
 
 const count = (value: string) => {
   const n = Number(value);
@@ -21,17 +21,29 @@ interface RunFlags extends StackOverrides {
 }
 
 export function addRunCommands(program: Command): void {
-  stackOptions(program.command('run').description('run a workflow on the local stack and report on it'))
+  examples(
+    stackOptions(program.command('run').description('run a workflow on the local stack and report on it')),
+    [
+      'testbed run prompt_processing                 # the workflow as its file says, in real time',
+      'testbed run prompt_processing --no-realtime --stf-count 200 --workers 4',
+      'testbed run prompt_processing --set prompt_processing.slices_per_stf=10 --namespace alice',
+      'testbed run my_workflow.toml --target aws --stack SwfTestbed',
+    ],
+  )
+    .addHelpText(
+      'after',
+      'Ctrl-C asks whether to cancel the run or leave it going (without a terminal: cancels).\n',
+    )
     .argument('<workflow>', 'a workflow name (workflows/<name>_default.toml) or a TOML file')
-    .option('--stf-count <n>', 'STFs per physics period', count)
-    .option('--physics-period-count <n>', 'physics periods', count)
-    .option('--realtime', 'one simulated second per wall second')
+    .option('--stf-count <n>', 'STFs per physics period (default simulation.stf_count)', count)
+    .option('--physics-period-count <n>', 'physics periods (default simulation.physics_period_count)', count)
+    .option('--realtime', 'one simulated second per wall second (default simulation.realtime)')
     .option('--no-realtime', 'as fast as possible')
-    .option('--namespace <ns>', 'testbed namespace')
-    .option('--workers <n>', 'pilots per run (prompt_processing.target_worker_count)', count)
+    .option('--namespace <ns>', 'testbed namespace (default testbed.namespace)')
+    .option('--workers <n>', 'pilots per run (default prompt_processing.target_worker_count)', count)
     .option(
       '--set <section.key=value>',
-      'any other workflow key',
+      'any other workflow key (repeatable; an unknown key is refused)',
       (v: string, acc: string[]) => [...acc, v],
       [],
     )
@@ -67,11 +79,17 @@ export function addRunCommands(program: Command): void {
       else if (!report?.completed) process.exitCode = 1;
     });
 
-  stackOptions(
-    program
-      .command('cancel')
-      .description('cancel a run: its pilots stopped, its task cancelled, its dataset closed')
-      .argument('<run>', 'a run number (e.g. 100010) or an execution id (e.g. prompt_processing-alice-0001)'),
+  examples(
+    stackOptions(
+      program
+        .command('cancel')
+        .description('cancel a run: its pilots stopped, its task cancelled, its dataset closed')
+        .argument(
+          '<run>',
+          'a run number (e.g. 100010) or an execution id (e.g. prompt_processing-alice-0001)',
+        ),
+    ),
+    ['testbed cancel 100010', 'testbed cancel prompt_processing-alice-0001 --reason "wrong settings"'],
   )
     .option('--reason <text>', 'why, as the run records it (default "cancelled by <user>")')
     .action(cancelCommand);

@@ -1,6 +1,6 @@
 import type { Monitor } from '#query/monitor.ts';
 import type { RunSummary } from '#query/run-summary.ts';
-import { hhmmss } from './format.ts';
+import { cliTime } from './format.ts';
 
 /**
  * `testbed status EXECUTION` in words: the run's figures as the summary gives them (one computation, in
@@ -27,9 +27,9 @@ export async function printWorkflowStatus(
     ...resultHostLines(s.result_hosts),
     `├── Messages recorded: ${s.messages}${types.length === 0 ? '' : ` (${types.join(', ')})`}`,
     `├── Delay (processed_at − requested_at): ${spread(run.delay_ms)}`,
-    `├── Events: ${s.events.map((e) => `${e.type} ${hhmmss(e.time)}`).join(', ') || '-'}`,
+    `├── Events: ${s.events.map((e) => `${e.type} ${cliTime(e.time)}`).join(', ') || '-'}`,
     `├── Errors: ${s.errors.length === 0 ? 'none' : s.errors.length}`,
-    ...s.errors.map((e) => `│   ├── [${e.source}] ${hhmmss(e.time)} ${e.error}`),
+    ...s.errors.map((e) => `│   ├── [${e.source}] ${cliTime(e.time)} ${e.error}`),
     `└── Duration: ${s.duration_seconds === undefined ? '-' : `${s.duration_seconds.toFixed(1)} s`}${s.settled ? '' : ' (not settled yet)'}`,
   ];
   console.log(lines.join('\n'));

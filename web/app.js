@@ -296,26 +296,16 @@ async function listView() {
   ];
 }
 
-/** A message's content as a plain object (a refused body may be text, or cut and left a string). */
-const contentOf = (m) => (m.content && typeof m.content === 'object' ? m.content : {});
-
-/** The fields that matter in a message, from its content: file, slice, state, delay, error. */
+/** The fields that matter in a message, as the API gives them from its content: file, slice, state, delay, error. */
 const messageColumns = [
   { key: 'created_at', label: 'time', cell: (m) => time(m.created_at) },
   { key: 'msg_type', label: 'type' },
   { key: 'sender' },
-  { key: 'file', cell: (m) => contentOf(m).filename },
-  { key: 'slice', cell: (m) => contentOf(m).slice_id },
-  {
-    key: 'state',
-    cell: (m) => status(m.refused !== undefined ? 'refused' : contentOf(m).state),
-  },
-  {
-    key: 'delay',
-    label: 'delay (ms)',
-    cell: (m) => between(contentOf(m).requested_at, contentOf(m).processed_at),
-  },
-  { key: 'error', cell: (m) => m.refused ?? contentOf(m).error },
+  { key: 'file' },
+  { key: 'slice', cell: (m) => m.slice_id },
+  { key: 'state', cell: (m) => status(m.refused !== undefined ? 'refused' : m.state) },
+  { key: 'delay', label: 'delay (ms)', cell: (m) => fixed(m.delay_ms, 0) },
+  { key: 'error' },
 ];
 
 async function runView(runId) {

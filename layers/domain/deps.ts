@@ -131,6 +131,8 @@ export interface RunConfig {
   payload_command?: string;
   /** Seconds a payload command may run. */
   payload_timeout?: number;
+  /** The STFs the DAQ simulator plans for the run (expected counts); upstream's DAQ sends none. */
+  planned_stf_count?: number;
 }
 
 /** A runs item, as read back. */

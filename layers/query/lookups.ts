@@ -12,13 +12,12 @@ async function lookup(c: MonitorContext, key: string): Promise<string | undefine
 
 export async function runOfExecution(c: MonitorContext, executionId: string): Promise<string> {
   const runId = await lookup(c, `execution:${executionId}`);
-  if (runId === undefined)
-    throw notFound(`execution ${executionId} not found: list executions to see the known ones`);
+  if (runId === undefined) throw notFound(`execution ${executionId} not found`);
   return runId;
 }
 
 export async function runOfTask(c: MonitorContext, taskId: number): Promise<string> {
   const runId = await lookup(c, `task:${taskId}`);
-  if (runId === undefined) throw notFound(`task ${taskId} not found: list tasks to see the known ones`);
+  if (runId === undefined) throw notFound(`task ${taskId} not found`);
   return runId;
 }

@@ -1,3 +1,4 @@
+import { toEpochMicros } from '#contract/timestamps.ts';
 import { type Item, type Page, queryPage, readPartition } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 
@@ -16,6 +17,42 @@ export interface MessageRow {
   /** The content (the whole body when refused), parsed when it was recorded whole. */
   readonly content?: unknown;
   readonly content_truncated?: boolean;
+  /** What matters of the content, as every face shows it in columns: the STF file it is about… */
+  readonly file?: string;
+  readonly slice_id?: number;
+  /** …its state (a slice's done/failed, a DAQ message's state)… */
+  readonly state?: string;
+  /** …for a result, processed_at − requested_at in ms… */
+  readonly delay_ms?: number;
+  /** …and its error: why it was refused, or the error a result reports. */
+  readonly error?: string;
+}
+
+/** The fields of a message's content that the faces show as columns (see MessageRow). */
+function contentColumns(msgType: string, content: unknown, refused: unknown) {
+  const c =
+    content !== null && typeof content === 'object' && !Array.isArray(content)
+      ? (content as Record<string, unknown>)
+      : {};
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const micros = (v: unknown) => {
+    try {
+      return typeof v === 'string' ? toEpochMicros(v) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const [requested, processed] = [micros(c.requested_at), micros(c.processed_at)];
+  return {
+    file: str(c.filename) ?? str(c.file),
+    slice_id: typeof c.slice_id === 'number' ? c.slice_id : undefined,
+    state: str(c.state),
+    delay_ms:
+      msgType === 'slice_result' && requested !== undefined && processed !== undefined
+        ? (processed - requested) / 1000
+        : undefined,
+    error: str(refused) ?? str(c.error),
+  };
 }
 
 export function messageRow(m: Item): MessageRow {
@@ -39,6 +76,7 @@ export function messageRow(m: Item): MessageRow {
     refused: m.refused,
     content,
     content_truncated: m.content_truncated,
+    ...contentColumns(String(m.msg_type), content, m.refused),
   };
   return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as MessageRow;
 }

@@ -9,7 +9,7 @@ import { listMessages, type MessageRow } from './messages.ts';
 import { executionId, limit, next, paging, parse, runId, taskId, text, time } from './params.ts';
 import { listPilots, type PilotRow } from './pilots.ts';
 import { type RunSummary, runSummary } from './run-summary.ts';
-import { latestRun, listExecutions, listRuns, type RunRow, readRunItem } from './runs.ts';
+import { latestRun, listExecutions, listRuns, listTaskRuns, type RunRow, readRunItem } from './runs.ts';
 import { listSlices, readSliceResults, type SliceRow, sliceStatuses } from './slices.ts';
 import { listStfFiles, type StfRow, stfStatuses } from './stf-files.ts';
 import { type WorkflowStatus, workflowStatus } from './workflow-status.ts';
@@ -83,21 +83,18 @@ export class Monitor {
   }
 
   async tasks(input: unknown = {}): Promise<Page<TaskRow>> {
-    const page = await listRuns(this.context, parse(listSchema, input));
-    const items = page.items.flatMap((r): TaskRow[] =>
-      r.task_id === undefined
-        ? []
-        : [
-            {
-              task_id: r.task_id,
-              run_id: r.run_id,
-              ...(r.execution_id !== undefined && { execution_id: r.execution_id }),
-              ...(r.task_state !== undefined && { task_state: r.task_state }),
-              ...(r.dataset !== undefined && { dataset: r.dataset }),
-              ...(r.dataset_state !== undefined && { dataset_state: r.dataset_state }),
-              status: r.status,
-            },
-          ],
+    // Only runs with a task are paged, so a page of tasks is full.
+    const page = await listTaskRuns(this.context, parse(listSchema, input));
+    const items = page.items.map(
+      (r): TaskRow => ({
+        task_id: r.task_id as number,
+        run_id: r.run_id,
+        ...(r.execution_id !== undefined && { execution_id: r.execution_id }),
+        ...(r.task_state !== undefined && { task_state: r.task_state }),
+        ...(r.dataset !== undefined && { dataset: r.dataset }),
+        ...(r.dataset_state !== undefined && { dataset_state: r.dataset_state }),
+        status: r.status,
+      }),
     );
     return { items, ...(page.next && { next: page.next }) };
   }

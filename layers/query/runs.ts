@@ -22,6 +22,8 @@ const listed = [
   'completed_at',
   'total_stf_files',
   'registered_stfs',
+  'cancelled_at',
+  'cancel_reason',
 ];
 
 export interface RunListParams {

@@ -208,7 +208,7 @@ for (const o of outages)
         records = await readRun(dynamoClient(s.stackEnv), tableNames(s.stackEnv), runId);
         const dlq = await testbed(['dlq', 'list', '--run', runId, '--json'], s.env);
         if (dlq.code !== 0) throw new Error(`testbed dlq list failed: ${dlq.stderr}`);
-        parked = JSON.parse(dlq.stdout) as unknown[];
+        parked = (JSON.parse(dlq.stdout) as { items: unknown[] }).items;
         const broker = brokerPidOf(s.stack.stateDir);
         threads = broker
           ? (await promisify(execFile)(jcmd(), [String(broker), 'Thread.print'], { maxBuffer: 64 << 20 }))

@@ -50,7 +50,7 @@ describe('A handler failing on every delivery, on the local stack', () => {
   const list = async (...args: string[]): Promise<Listed[]> => {
     const r = await s.cli(['dlq', 'list', '--json', ...args]);
     if (r.code !== 0) throw new Error(r.stderr);
-    return JSON.parse(r.stdout) as Listed[];
+    return (JSON.parse(r.stdout) as { items: Listed[] }).items;
   };
 
   it('parks each stf_gen of the run in its dead-letter queue with the error, and testbed dlq list shows them', async () => {
