@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { amazonMqConfiguration } from '#routes/broker-config.ts';
 import { handlerQueue, headerlessRoute, routes } from '#routes/route-table.ts';
 import { type TableName, tables } from '#tables/definitions.ts';
-import { batchingFor, messageLog, tableAccess } from '../../lib/handlers.ts';
+import { batchingFor } from '../../lib/handlers.ts';
 import {
   actionsOf,
   logicalIdOf,
@@ -45,6 +45,74 @@ function tableGrants(handler: string): Partial<Record<TableName, string>> {
   }
   return grants;
 }
+
+/** The actions a role has beyond the tables and what every function needs (network, logs, the broker's secret). */
+function otherActions(handler: string): string[] {
+  const statements = statementsOfRole(s.template, logicalIdOf(functionOf(handler).executionRole));
+  const common = /^(dynamodb|ec2|logs|secretsmanager|mq):/;
+  return [...new Set(statements.flatMap(actionsOf).filter((a) => !common.test(a)))].sort();
+}
+
+const queueOf = (handler: string): string | undefined => {
+  const fn = logicalIdOf(functionOf(handler));
+  const mapping = Object.values(s.template.findResources('AWS::Lambda::EventSourceMapping')).find((m) =>
+    JSON.stringify(m.Properties.FunctionName).includes(`"${fn}"`),
+  );
+  return mapping?.Properties.Queues[0];
+};
+
+// The message log mqHandler appends to for every queue-driven handler.
+const log = { messages: 'put', lookups: 'put' } as const;
+
+/**
+ * What each function may touch, written out by hand from what its domain code does, so that a handler that
+ * starts touching another table (or loses a grant) fails here: the queue its mapping reads, its tables
+ * ('write': item writes and reads, 'put': puts only, 'read'), and its actions beyond the tables and what
+ * every function needs.
+ */
+const expectedGrants: Record<
+  string,
+  { queue?: string; tables: Partial<Record<TableName, string>>; other?: string[] }
+> = {
+  'run-imminent': { queue: 'swf.handler.run_imminent', tables: { ...log, runs: 'write', counters: 'write' } },
+  'start-run': { queue: 'swf.handler.start_run', tables: { ...log, runs: 'write' } },
+  'pause-run': { queue: 'swf.handler.pause_run', tables: { ...log, runs: 'write' } },
+  'resume-run': { queue: 'swf.handler.resume_run', tables: { ...log, runs: 'write' } },
+  'end-run': { queue: 'swf.handler.end_run', tables: { ...log, runs: 'write' } },
+  'run-stop': { queue: 'swf.handler.run_stop', tables: { ...log, runs: 'write' } },
+  'stf-gen': { queue: 'swf.handler.stf_gen', tables: { ...log, runs: 'write', stfs: 'write' } },
+  'stf-ready': { queue: 'swf.handler.stf_ready', tables: { ...log, runs: 'write', stfs: 'write' } },
+  // A result without its slice's name reads the slice's request in the lookups.
+  'slice-result': {
+    queue: 'swf.handler.slice_result',
+    tables: { messages: 'put', lookups: 'write', runs: 'write', stfs: 'write', slices: 'write' },
+  },
+  // It reads whether the run's task is closed, claims pilot slots, and starts and stops pilot tasks.
+  'adjuster-worker': {
+    queue: 'swf.handler.adjuster_worker',
+    tables: { ...log, runs: 'read', pilots: 'write' },
+    other: [
+      'ecs:DescribeTasks',
+      'ecs:ListTasks',
+      'ecs:RunTask',
+      'ecs:StopTask',
+      'ecs:TagResource',
+      'iam:PassRole',
+    ],
+  },
+  'transformer-start': { queue: 'swf.handler.transformer_start', tables: { ...log, pilots: 'write' } },
+  'transformer-heartbeat': {
+    queue: 'swf.handler.transformer_heartbeat',
+    tables: { ...log, pilots: 'write' },
+  },
+  'transformer-end': { queue: 'swf.handler.transformer_end', tables: { ...log, pilots: 'write' } },
+  headerless: { queue: 'swf.handler.headerless', tables: { ...log } },
+  // Invoked directly: it chains itself, writes STFs to the bucket, and its failures go to its dead-letter queue.
+  'daq-simulator': {
+    tables: { runs: 'write', counters: 'write' },
+    other: ['lambda:InvokeFunction', 's3:PutObject', 'sqs:SendMessage'],
+  },
+};
 
 describe('Construct: Handlers', () => {
   describe('Route table', () => {
@@ -233,17 +301,34 @@ describe('Construct: Handlers', () => {
   });
 
   describe('Grants', () => {
-    it.each(Object.keys(tableAccess))('gives %s exactly the tables its domain code touches', (handler) => {
+    it('has a written-out expectation for every function of the stack', () => {
       // Prepare
-      const queueDriven = routes.some((r) => r.handler === handler);
-      const expected = { ...(queueDriven ? messageLog : {}), ...tableAccess[handler] };
+      const written = Object.keys(expectedGrants).sort();
 
       // Act
-      const grants = tableGrants(handler);
+      const functions = Object.keys(s.stack.handlers.functions).sort();
 
       // Assess
-      expect(grants).toEqual(expected);
+      expect(functions).toEqual(written);
     });
+
+    it.each(Object.entries(expectedGrants))(
+      'gives %s exactly the queue, tables and actions written out for it',
+      (handler, expected) => {
+        // Prepare
+        const { queue, tables: expectedTables, other = [] } = expected;
+
+        // Act
+        const grants = {
+          queue: queueOf(handler),
+          tables: tableGrants(handler),
+          other: otherActions(handler),
+        };
+
+        // Assess
+        expect(grants).toEqual({ queue, tables: expectedTables, other: [...other].sort() });
+      },
+    );
 
     it('lets the message-type handlers append to the message log but never read or change it', () => {
       // Prepare
