@@ -3,7 +3,6 @@ import { GetCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { encodeMessage, type Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
-import { environment } from '#runtime/env.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
 import { park } from '#runtime/park.ts';
 import type { TableName } from '#tables/definitions.ts';
@@ -15,12 +14,6 @@ export interface DomainDeps extends HandlerDeps {
   readonly tableNames: Readonly<Record<TableName, string>>;
   /** The current time as a canonical timestamp. @default nowTimestamp */
   readonly now?: () => string;
-}
-
-/** The deps of a Lambda handler (or the local runner), built once per process from its environment. */
-export async function environmentDeps(): Promise<DomainDeps> {
-  const { broker, db, tableNames, log } = await environment();
-  return { broker, db, tableNames, log };
 }
 
 export const now = (deps: DomainDeps): string => (deps.now ?? nowTimestamp)();
