@@ -28,6 +28,7 @@ describe('Broker port dead-lettering', () => {
     // Act
     await port.publish(queue, 'poison', { msg_type: 'slice' });
     await until('the dead letter', () => parked.messages.length === 1, 15_000);
+    // An absence: no condition shows that a redelivery will not come, so give one time to.
     await sleep(1500);
     // Assess
     // Without the redelivery plugin (none locally, none on Amazon MQ) a NACK is final, and says nothing of why.

@@ -87,14 +87,13 @@ describe('Broker port on ActiveMQ', () => {
           producer.publish(destinations.epic, `${type} ${i}`, { msg_type: type }),
         ),
       );
-      await until(
-        'the forwarded copies',
-        () => queued.messages.length === 2 && onTopic.messages.length === 3,
-      );
-      await sleep(200);
+      // A message sent last comes last: once it is in, whatever was wrongly forwarded before it is in too.
+      await producer.publish(destinations.epic, 'stf_gen last', { msg_type: 'stf_gen' });
+      const last = (got: typeof queued) => got.messages.some((m) => m.body === 'stf_gen last');
+      await until('the last message, forwarded and on the topic', () => last(queued) && last(onTopic));
       // Assess
-      expect(queued.messages.map((m) => m.body)).toEqual(['stf_gen 0', 'stf_gen 2']);
-      expect(onTopic.messages).toHaveLength(3);
+      expect(queued.messages.map((m) => m.body)).toEqual(['stf_gen 0', 'stf_gen 2', 'stf_gen last']);
+      expect(onTopic.messages).toHaveLength(4);
     });
 
     it('delivers a burst of messages exactly once and in order', async () => {
@@ -110,10 +109,11 @@ describe('Broker port on ActiveMQ', () => {
       const sent = Array.from({ length: 2_000 }, (_, i) => `m${i}`);
       // Act
       await Promise.all(sent.map((b) => producer.publish(queue, b)));
-      await until('every message', () => bodies.length >= sent.length);
-      await sleep(200);
+      // A message sent last comes last: once it is in, any copy of the burst would be in too.
+      await producer.publish(queue, 'last');
+      await until('the last message', () => bodies.includes('last'), 30_000);
       // Assess
-      expect(bodies).toEqual(sent);
+      expect(bodies).toEqual([...sent, 'last']);
     });
 
     it('marks every message persistent and gives it a 12-hour expiry unless the caller set one', async () => {
@@ -168,11 +168,15 @@ describe('Broker port on ActiveMQ', () => {
       for (const run of ['1001', '1002', '1001', '1002', '1001']) {
         await producer.publish(queue, `slice of ${run}`, { run_id: run, msg_type: 'slice' });
       }
-      await until('all slices', () => run1.messages.length === 3 && run2.messages.length === 2);
-      await sleep(200);
+      // A message sent last comes last to its consumer: once each run's is in, all before it are in too.
+      for (const run of ['1001', '1002']) {
+        await producer.publish(queue, `last of ${run}`, { run_id: run, msg_type: 'slice' });
+      }
+      const lastOf = (got: typeof run1, run: string) => got.messages.some((m) => m.body === `last of ${run}`);
+      await until('the last slice of each run', () => lastOf(run1, '1001') && lastOf(run2, '1002'));
       // Assess
-      expect(run1.messages.map((m) => m.headers.run_id)).toEqual(['1001', '1001', '1001']);
-      expect(run2.messages.map((m) => m.headers.run_id)).toEqual(['1002', '1002']);
+      expect(run1.messages.map((m) => m.headers.run_id)).toEqual(['1001', '1001', '1001', '1001']);
+      expect(run2.messages.map((m) => m.headers.run_id)).toEqual(['1002', '1002', '1002']);
     });
 
     it('gives a prefetch-1 consumer holding an unacked message nothing more while another consumer gets the rest', async () => {
@@ -192,8 +196,8 @@ describe('Broker port on ActiveMQ', () => {
       }).ready;
       // Act
       for (const body of ['second', 'third', 'fourth']) await producer.publish(queue, body);
+      // Once the worker has taken all three, nothing is left on the queue that could still reach the holder.
       await until('the other messages', () => worker.messages.length === 3);
-      await sleep(200);
       // Assess
       expect(holder.messages.map((m) => m.body)).toEqual(['first']);
       expect(worker.messages.map((m) => m.body)).toEqual(['second', 'third', 'fourth']);
@@ -269,6 +273,7 @@ describe('Broker port on ActiveMQ', () => {
         confirmed = true;
       });
       await until('the broker to have it', () => got.messages.length === 1);
+      // An absence: no condition shows that a receipt will not come, so give one that slipped through time to.
       await sleep(100);
       const confirmedBeforeCut = confirmed;
       // Act
@@ -354,6 +359,7 @@ describe('Broker port on ActiveMQ', () => {
       const pauses = [350, 520, 610, 470, 730, 580, 650, 540];
       for (const [i, pause] of pauses.entries()) {
         await port.publish(queue, `tick ${i}`);
+        // The idle time under test, not a wait for something to happen.
         await sleep(pause);
       }
       // Assess

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
-import { connect, inbox, sleep, uniqueQueue, until } from './support.ts';
+import { eventually } from '../../support/local-stack.ts';
+import { connect, inbox, uniqueQueue, until } from './support.ts';
 
 describe('Broker port across a broker restart', () => {
   let broker: TestBroker;
@@ -48,11 +49,15 @@ describe('Broker port across a broker restart', () => {
       }),
     );
     // A topic keeps nothing for absent subscribers: publish until the re-subscription is in place.
-    for (let i = 0; onTopic.messages.length === 0; i++) {
-      if (i > 100) throw new Error('no topic message after the restart');
-      await publisher.publish(topic, 'topic after');
-      await sleep(100);
-    }
+    await eventually(
+      'a topic message after the restart',
+      async () => {
+        if (onTopic.messages.length > 0) return true;
+        await publisher.publish(topic, 'topic after');
+        return false;
+      },
+      10_000,
+    );
     const storedInbox = inbox();
     await subscriber.subscribe(stored, { ack: 'auto' }, storedInbox.take).ready;
     await until('the stored message', () => storedInbox.messages.length === 1);
