@@ -13,9 +13,10 @@ import { normaliseChecksum } from '#contract/wire.ts';
 import { isTransient } from '#runtime/failures.ts';
 import { analysePart } from '#stf/analysis.ts';
 import { localCopyOf } from '#stf/s3-store.ts';
+import type { PayloadOutcome } from './payload-command.ts';
 import { StfFiles } from './stf-files.ts';
 
-export type PayloadOutcome = { state: 'done'; result: unknown } | { state: 'failed'; error: string };
+export type { PayloadOutcome };
 
 /** The transformer's settings a payload uses. */
 export interface PayloadSettings {
