@@ -2,9 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-
-/** What a payload made of one slice: its result, or why it failed. */
-export type PayloadOutcome = { state: 'done'; result: unknown } | { state: 'failed'; error: string };
+import type { PayloadOutcome } from './payloads.ts';
 
 /** The slice as a payload command sees it. */
 export interface CommandSlice {

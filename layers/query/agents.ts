@@ -1,5 +1,4 @@
-import { queryAll } from '#tables/pages.ts';
-import type { Item } from './bounds.ts';
+import { type Item, readPartition } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { messageDigest } from './messages.ts';
 import { heartbeatInterval, pilotState } from './pilots.ts';
@@ -25,7 +24,7 @@ export async function listAgents(c: MonitorContext, runId: string): Promise<Agen
   const run = await readRunItem(c, runId);
   const [digest, pilots] = await Promise.all([
     messageDigest(c, runId),
-    queryAll(
+    readPartition(
       docOf(c),
       {
         TableName: c.tableNames.pilots,

@@ -1,5 +1,4 @@
-import { queryAll } from '#tables/pages.ts';
-import type { Item } from './bounds.ts';
+import { type Item, readPartition } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { MAX_DIGEST_READ } from './messages.ts';
 import { heartbeatInterval, NO_ADJUSTER_PILOTS, pilotState, resultsByPilot } from './pilots.ts';
@@ -215,7 +214,7 @@ export async function readFigureRecords(c: MonitorContext, run: Item): Promise<F
   const doc = docOf(c);
   const runId = String(run.run_id);
   const partition = (table: string, projection: string, names: Record<string, string>, cap: number) =>
-    queryAll(
+    readPartition(
       doc,
       {
         TableName: table,

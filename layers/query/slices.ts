@@ -1,5 +1,4 @@
-import { queryAll } from '#tables/pages.ts';
-import { type Item, type Page, queryPage } from './bounds.ts';
+import { type Item, type Page, queryPage, readPartition } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 import { readRunItem } from './runs.ts';
 
@@ -96,7 +95,7 @@ export async function readSliceResults(
   runId: string,
   fields: readonly (typeof AGGREGATE_FIELDS)[number][] = AGGREGATE_FIELDS,
 ): Promise<{ items: Item[]; truncated: boolean }> {
-  return queryAll(
+  return readPartition(
     docOf(c),
     {
       TableName: c.tableNames.slices,
