@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { credentialsFile } from '#local/state.ts';
+import { percentiles as nearestRank } from '#query/percentiles.ts';
 import { destinations } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { bundleTransformer, transformerEntry } from '../functions/bundling.ts';
@@ -196,11 +197,10 @@ interface Percentiles {
   readonly p95: number;
   readonly p99: number;
 }
-const percentiles = (ms: readonly number[]): Percentiles => ({
-  p50: quantile(ms, 0.5),
-  p95: quantile(ms, 0.95),
-  p99: quantile(ms, 0.99),
-});
+const percentiles = (ms: readonly number[]): Percentiles => {
+  const { p50, p95, p99 } = nearestRank(ms);
+  return { p50, p95, p99 };
+};
 const delaysOf = (rows: readonly Recorded[]) => ({
   queueWait: percentiles(rows.map((r) => (r.started - r.requested) / 1000)),
   recording: percentiles(rows.map((r) => (r.recorded - r.processed) / 1000)),

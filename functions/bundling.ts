@@ -9,7 +9,7 @@ import { cliBundleFile, isFresh, sourcesFile } from '../bin/cli-bundle.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
-/** esbuild's options for every bundle: minified ES modules for Node, nothing external. */
+/** esbuild's options for every bundle: minified ES modules for Node, nothing external but the local stack. */
 export const esbuildOptions = {
   bundle: true,
   platform: 'node',
@@ -21,8 +21,8 @@ export const esbuildOptions = {
   sourcemap: true,
   sourcesContent: false,
   tsconfig: join(root, 'tsconfig.json'),
-  // Bundling happens on a developer's machine, never in a bundle (the local pilot launcher imports it).
-  external: ['esbuild'],
+  // The local stack is never deployed: a handler imports it only under the local runner (functions/deps.ts).
+  external: ['#local/*'],
   // CommonJS dependencies (stompit) require Node built-ins, which an ES module has no `require` for.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   logLevel: 'warning',
@@ -43,6 +43,7 @@ export async function bundleWhenStale(
   entry: string,
   outfile: string,
   plugins: Plugin[] = [],
+  external: string[] = [],
 ): Promise<string> {
   if (!outfile.endsWith('.mjs')) throw new Error(`bundle ${outfile}: the file name must end in .mjs`);
   const inputsFile = sourcesFile(outfile);
@@ -55,6 +56,8 @@ export async function bundleWhenStale(
   try {
     const { metafile } = await build({
       ...esbuildOptions,
+      // A program of this machine: the local stack is part of it.
+      external,
       // Run where they are built, where a source map would only cost memory.
       sourcemap: false,
       entryPoints: [entry],
@@ -108,7 +111,8 @@ export const bundleTransformer = (outfile: string): Promise<string> =>
  * `testbed run` takes to a first result).
  */
 export const cliBundle = (): Promise<string> =>
-  bundleWhenStale(join(root, 'bin', 'cli.ts'), cliBundleFile, [ownImportMetaUrl]);
+  // The CLI bundles (testbed up builds the pilots' bundle) with the esbuild installed beside it.
+  bundleWhenStale(join(root, 'bin', 'cli.ts'), cliBundleFile, [ownImportMetaUrl], ['esbuild']);
 
 /** `import.meta.url`, or a comment or string literal to step over (those never span a line but for `…`). */
 const code =

@@ -61,8 +61,8 @@ export const bundling: BundlingOptions = {
   sourceMap: esbuildOptions.sourcemap,
   sourcesContent: esbuildOptions.sourcesContent,
   tsconfig: esbuildOptions.tsconfig,
-  // Only esbuild stays out. The SDK is bundled, not taken from the runtime: the versions tested are the
-  // versions deployed.
+  // Only the local stack stays out (a handler never loads it in Lambda). The SDK is bundled, not taken from
+  // the runtime: the versions tested are the versions deployed.
   externalModules: esbuildOptions.external,
   banner: esbuildOptions.banner.js,
 };

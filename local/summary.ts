@@ -1,4 +1,4 @@
-import type { Percentiles } from '#query/delays.ts';
+import type { Percentiles } from '#query/percentiles.ts';
 import { isFinished } from '#query/run-figures.ts';
 import type { RunSummary } from '#query/run-summary.ts';
 import { resultHostLines } from '#query/slices.ts';

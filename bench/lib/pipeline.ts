@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { destinations } from '#routes/destinations.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { queryAll } from '#tables/pages.ts';
 import { sleep } from './stats.ts';
 import { type Layout, publishAll, sliceMessage, slicesOf, type WrittenStf, writeStfs } from './workload.ts';
 
@@ -83,29 +84,18 @@ export class Tables {
 
   /** The recorded slices of the STFs from `first` to `last` (by file name). */
   async slices(runId: string, first: string, last: string): Promise<Recorded[]> {
-    const out: Recorded[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.names.slices,
-          KeyConditionExpression: 'run_id = :r AND slice_key BETWEEN :a AND :b',
-          ExpressionAttributeValues: { ':r': runId, ':a': `${first}#`, ':b': `${last}#9999` },
-          ProjectionExpression: 'requested_at, processing_start_at, processed_at, recorded_at',
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        out.push({
-          requested: toEpochMicros(item.requested_at as string),
-          started: toEpochMicros(item.processing_start_at as string),
-          processed: toEpochMicros(item.processed_at as string),
-          recorded: toEpochMicros(item.recorded_at as string),
-        });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const { items } = await queryAll(this.doc, {
+      TableName: this.names.slices,
+      KeyConditionExpression: 'run_id = :r AND slice_key BETWEEN :a AND :b',
+      ExpressionAttributeValues: { ':r': runId, ':a': `${first}#`, ':b': `${last}#9999` },
+      ProjectionExpression: 'requested_at, processing_start_at, processed_at, recorded_at',
+    });
+    return items.map((item) => ({
+      requested: toEpochMicros(item.requested_at as string),
+      started: toEpochMicros(item.processing_start_at as string),
+      processed: toEpochMicros(item.processed_at as string),
+      recorded: toEpochMicros(item.recorded_at as string),
+    }));
   }
 }
 

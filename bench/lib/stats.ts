@@ -1,10 +1,11 @@
-/** The value below which a fraction `q` (0..1) of the sorted values lie (nearest rank). */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] as number;
-}
+import { percentile } from '#query/percentiles.ts';
+
+/** The q-th quantile (0..1) by the query layer's nearest-rank rule; NaN when there are no values. */
+export const quantile = (values: readonly number[], q: number): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    q,
+  ) ?? Number.NaN;
 
 export const median = (values: readonly number[]): number => quantile(values, 0.5);
 

@@ -1,10 +1,10 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { adjustWorkers } from '#domain/pilots.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
-import { pilotLauncherFromEnv } from '#runtime/pilot-launcher.ts';
+import { handlerDeps } from '../deps.ts';
+import { pilotLauncher } from '../pilot-launcher.ts';
 
 export const handler = mqHandler(
   'adjuster_worker',
-  async () => ({ ...(await environmentDeps()), launcher: await pilotLauncherFromEnv() }),
+  async () => ({ ...(await handlerDeps()), launcher: await pilotLauncher() }),
   async (messages, deps) => void (await adjustWorkers(messages, deps)),
 );

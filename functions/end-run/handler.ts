@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { endRuns } from '#domain/runs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('end_run', environmentDeps, endRuns);
+export const handler = mqHandler('end_run', handlerDeps, endRuns);

@@ -4,7 +4,7 @@ import { brokerFromEnv } from '#runtime/broker-env.ts';
 import { replayTransientDeadLetters, type TransientReplayOutcome } from '#runtime/dead-letter-replay.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import { createLogger, type Logger } from '#runtime/log.ts';
-import { pilotLauncherFromEnv } from '#runtime/pilot-launcher.ts';
+import { pilotLauncher } from '../pilot-launcher.ts';
 
 // Built once per execution environment, as the handlers' environment() is.
 const db = dynamoClient();
@@ -25,8 +25,7 @@ const brokerOnce = (log: Logger): Promise<BrokerPort> => {
 export const handler = async (): Promise<{ runs: WatchOutcome[]; deadLetters: TransientReplayOutcome }> => {
   const log = createLogger({ service: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'pilot-watchdog' });
   const [runs, deadLetters] = await Promise.allSettled([
-    (async () =>
-      watchPilots({ db, tableNames: tableNames(), log, launcher: await pilotLauncherFromEnv() }))(),
+    (async () => watchPilots({ db, tableNames: tableNames(), log, launcher: await pilotLauncher() }))(),
     (async () =>
       replayTransientDeadLetters(await brokerOnce(log), log.child({ service: 'dead-letter-replay' })))(),
   ]);

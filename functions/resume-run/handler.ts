@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { resumeRuns } from '#domain/runs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('resume_run', environmentDeps, resumeRuns);
+export const handler = mqHandler('resume_run', handlerDeps, resumeRuns);

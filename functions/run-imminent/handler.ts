@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { openRuns } from '#domain/runs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('run_imminent', environmentDeps, openRuns);
+export const handler = mqHandler('run_imminent', handlerDeps, openRuns);

@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { stopRuns } from '#domain/runs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('run_stop', environmentDeps, stopRuns);
+export const handler = mqHandler('run_stop', handlerDeps, stopRuns);

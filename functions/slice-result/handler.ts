@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { recordSliceResults } from '#domain/slices.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('slice_result', environmentDeps, recordSliceResults);
+export const handler = mqHandler('slice_result', handlerDeps, recordSliceResults);

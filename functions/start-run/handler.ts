@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { startRuns } from '#domain/runs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('start_run', environmentDeps, startRuns);
+export const handler = mqHandler('start_run', handlerDeps, startRuns);

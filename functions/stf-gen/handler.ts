@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { registerStfs } from '#domain/stfs.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('stf_gen', environmentDeps, registerStfs);
+export const handler = mqHandler('stf_gen', handlerDeps, registerStfs);

@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { recordTransformerEnd } from '#domain/pilots.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('transformer_end', environmentDeps, recordTransformerEnd);
+export const handler = mqHandler('transformer_end', handlerDeps, recordTransformerEnd);

@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { recordTransformerHeartbeat } from '#domain/pilots.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('transformer_heartbeat', environmentDeps, recordTransformerHeartbeat);
+export const handler = mqHandler('transformer_heartbeat', handlerDeps, recordTransformerHeartbeat);

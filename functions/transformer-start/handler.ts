@@ -1,5 +1,5 @@
-import { environmentDeps } from '#domain/deps.ts';
 import { recordTransformerStart } from '#domain/pilots.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
+import { handlerDeps } from '../deps.ts';
 
-export const handler = mqHandler('transformer_start', environmentDeps, recordTransformerStart);
+export const handler = mqHandler('transformer_start', handlerDeps, recordTransformerStart);

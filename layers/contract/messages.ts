@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_TTL_MS, MAX_BODY_BYTES, stompHeaders } from './headers.ts';
 import {
   type Content,
   type ContentInput,
@@ -9,7 +10,6 @@ import {
   timestamp,
 } from './schemas.ts';
 import { fromEpochMicros, nowTimestamp } from './timestamps.ts';
-import { DEFAULT_TTL_MS, MAX_BODY_BYTES, stompHeaders } from './wire.ts';
 
 export * from './schemas.ts';
 

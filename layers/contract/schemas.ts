@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { normaliseChecksum } from './checksum.ts';
 import { parseTimestamp } from './timestamps.ts';
-import { normaliseChecksum } from './wire.ts';
 
 export { normaliseChecksum };
 

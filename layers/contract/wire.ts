@@ -1,40 +1,13 @@
 // The parts of the contract a pilot needs on every slice, without zod: loading the schemas costs a pilot
-// ~15 MB of memory and each validation pass ~30 µs. messages.ts builds on these.
-import type { Message, MsgType } from './messages.ts';
+// ~15 MB of memory and each validation pass ~30 µs. The headers and the checksum rule live apart
+// (headers.ts, checksum.ts), so that messages.ts and schemas.ts build on them without a loop through here.
+import { normaliseChecksum } from './checksum.ts';
+import { MAX_BODY_BYTES, stompHeaders } from './headers.ts';
+import type { Message } from './messages.ts';
 import { parseTimestamp } from './timestamps.ts';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
-/** Upstream's default time to live: 12 h. */
-export const DEFAULT_TTL_MS = 43_200_000;
-
-/** The STOMP headers every message of ours carries; receivers check they agree with the body. */
-export function stompHeaders(
-  msg: { readonly msg_type: MsgType; readonly run_id: string; readonly namespace?: string | undefined },
-  ttlMs: number = DEFAULT_TTL_MS,
-): Record<string, string> {
-  return {
-    persistent: 'true',
-    msg_type: msg.msg_type,
-    run_id: msg.run_id,
-    ...(msg.namespace !== undefined && { namespace: msg.namespace }),
-    vo: 'eic',
-    expires: String(Date.now() + ttlMs),
-    ttl: String(ttlMs),
-  };
-}
-
-/** `ad:` + 8 hex digits, or the legacy `ad:` + decimal adler32 -> `ad:` + 8 lower-case hex digits. */
-export function normaliseChecksum(s: string): string {
-  // 8 digits fit both: read as hex, as producers now write hex and so short a decimal adler32 is rare (2%).
-  if (/^ad:[0-9a-fA-F]{8}$/.test(s)) return s.toLowerCase();
-  const decimal = /^ad:(\d{1,10})$/.exec(s)?.[1];
-  if (decimal !== undefined && Number(decimal) <= 0xffffffff) {
-    return `ad:${Number(decimal).toString(16).padStart(8, '0')}`;
-  }
-  throw new Error(
-    `invalid checksum ${JSON.stringify(s)}: expected ad:<8 hex digits> or ad:<decimal adler32>`,
-  );
-}
+// Where the pilot and the domain have always found them.
+export { normaliseChecksum, stompHeaders };
 
 /** A JSON object (not null, not an array). */
 export const isRecord = (v: unknown): v is Record<string, unknown> =>

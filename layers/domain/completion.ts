@@ -1,18 +1,10 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { makeMessage } from '#contract/messages.ts';
 import { destinations } from '#routes/destinations.ts';
+import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
-import {
-  type DomainDeps,
-  defined,
-  isConditionFailed,
-  now,
-  type RunRecord,
-  readRun,
-  send,
-  type UpdateSpec,
-  updateOf,
-} from './deps.ts';
+import { type UpdateSpec, updateOf } from '#tables/update.ts';
+import { type DomainDeps, defined, now, type RunRecord, readRun, send } from './deps.ts';
 
 export const TRANSCEIVER = 'transceiver';
 

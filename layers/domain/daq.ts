@@ -9,6 +9,7 @@ import type { Logger } from '#runtime/log.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { generateStf, stfFileName } from '#stf/format.ts';
 import type { StfStore } from '#stf/store.ts';
+import { isConditionFailed } from '#tables/conditions.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 import { type DaqBroadcast, type DaqState, type DaqStep, type DaqSubstate, planRun } from './daq-plan.ts';
@@ -104,9 +105,6 @@ export function daqTime(epochMs: number): string {
 
 export const datasetName = (runId: string): string => `swf.${runId}.run`;
 
-const isConditionFailure = (error: unknown): boolean =>
-  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
-
 /** Adds one to a counter and returns the new value; a missing counter counts from `start`. */
 async function increment(
   deps: Pick<DaqDeps, 'db' | 'tableNames'>,
@@ -158,7 +156,7 @@ async function claimRun(deps: DaqDeps, invocationId: string, runId: string): Pro
     );
     return runId;
   } catch (error) {
-    if (!isConditionFailure(error)) throw error;
+    if (!isConditionFailed(error)) throw error;
     const out = await doc.send(new GetCommand({ TableName: deps.tableNames.counters, Key: { counter } }));
     return String(out.Item?.value);
   }
@@ -225,7 +223,7 @@ async function saveCheckpoint(
     );
     return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (isConditionFailed(error)) return false;
     throw error;
   }
 }

@@ -1,9 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { encodeMessage, type Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
-import { environment } from '#runtime/env.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
 import { park } from '#runtime/park.ts';
 import type { TableName } from '#tables/definitions.ts';
@@ -15,12 +14,6 @@ export interface DomainDeps extends HandlerDeps {
   readonly tableNames: Readonly<Record<TableName, string>>;
   /** The current time as a canonical timestamp. @default nowTimestamp */
   readonly now?: () => string;
-}
-
-/** The deps of a Lambda handler (or the local runner), built once per process from its environment. */
-export async function environmentDeps(): Promise<DomainDeps> {
-  const { broker, db, tableNames, log } = await environment();
-  return { broker, db, tableNames, log };
 }
 
 export const now = (deps: DomainDeps): string => (deps.now ?? nowTimestamp)();
@@ -52,65 +45,6 @@ export async function settleAll<T>(promises: readonly Promise<T>[]): Promise<T[]
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
-}
-
-export const isConditionFailed = (error: unknown): boolean =>
-  (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
-
-/** What one UpdateItem writes; attribute names are used as given (no dots), undefined values are left out. */
-export interface UpdateSpec {
-  /** Written every time: the last writer wins. */
-  readonly set?: Readonly<Record<string, unknown>>;
-  /** Written only when absent (`if_not_exists`): the first writer wins, a duplicate changes nothing. */
-  readonly keep?: Readonly<Record<string, unknown>>;
-  /** ADD: a number to a number, a Set of numbers to a number set (idempotent); empty sets are left out. */
-  readonly add?: Readonly<Record<string, number | ReadonlySet<number> | undefined>>;
-  /** A condition over `#attribute` names and the `:placeholders` given in `values`. */
-  readonly condition?: string;
-  readonly values?: Readonly<Record<string, unknown>>;
-}
-
-type UpdateParts = Pick<
-  UpdateCommandInput,
-  'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'ConditionExpression'
->;
-
-/** The expression parts of an upsert: every attribute behind a `#name` (many are reserved words: end, size). */
-export function updateOf(spec: UpdateSpec): UpdateParts {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ...spec.values };
-  const sets: string[] = [];
-  const adds: string[] = [];
-  const use = (attribute: string, value: unknown) => {
-    names[`#${attribute}`] = attribute;
-    values[`:v_${attribute}`] = value;
-    return [`#${attribute}`, `:v_${attribute}`] as const;
-  };
-  for (const [attribute, value] of Object.entries(spec.set ?? {})) {
-    if (value === undefined) continue;
-    const [n, v] = use(attribute, value);
-    sets.push(`${n} = ${v}`);
-  }
-  for (const [attribute, value] of Object.entries(spec.keep ?? {})) {
-    if (value === undefined) continue;
-    const [n, v] = use(attribute, value);
-    sets.push(`${n} = if_not_exists(${n}, ${v})`);
-  }
-  for (const [attribute, value] of Object.entries(spec.add ?? {})) {
-    if (value === undefined || (typeof value !== 'number' && value.size === 0)) continue;
-    const [n, v] = use(attribute, value);
-    adds.push(`${n} ${v}`);
-  }
-  for (const [, name] of spec.condition?.matchAll(/#(\w+)/g) ?? []) names[`#${name}`] = name as string;
-  const clauses = [sets.length > 0 && `SET ${sets.join(', ')}`, adds.length > 0 && `ADD ${adds.join(', ')}`];
-  const expression = clauses.filter(Boolean).join(' ');
-  if (expression === '') throw new Error('an update must write at least one attribute');
-  return {
-    UpdateExpression: expression,
-    ExpressionAttributeNames: names,
-    ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
-    ...(spec.condition !== undefined && { ConditionExpression: spec.condition }),
-  };
 }
 
 export type Phase = 'imminent' | 'running' | 'paused' | 'ended' | 'completed';
@@ -202,13 +136,6 @@ export async function readRun(
 
 /** A string field of a loose content object, else undefined. */
 export const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-/** A number field of a loose content object (Python producers may send "4000.0"), else undefined. */
-export function numeric(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  return undefined;
-}
 
 /** A copy without undefined fields, for message content. */
 export function defined<T extends Record<string, unknown>>(o: T): T {

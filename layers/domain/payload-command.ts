@@ -2,7 +2,9 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { PayloadOutcome } from './payloads.ts';
+
+/** What a payload made of one slice: its result, or why it failed. */
+export type PayloadOutcome = { state: 'done'; result: unknown } | { state: 'failed'; error: string };
 
 /** The slice as a payload command sees it. */
 export interface CommandSlice {

@@ -8,13 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { commandWords } from '#config/command-line.ts';
 // Types only: the contract (and zod) stays out of a pilot's hot path.
 import type { SliceContent } from '#contract/messages.ts';
+import { numberOf } from '#contract/numbers.ts';
 import { normaliseChecksum } from '#contract/wire.ts';
 import { isTransient } from '#runtime/failures.ts';
 import { analysePart } from '#stf/analysis.ts';
 import { localCopyOf } from '#stf/s3-store.ts';
+import type { PayloadOutcome } from './payload-command.ts';
 import { StfFiles } from './stf-files.ts';
 
-export type PayloadOutcome = { state: 'done'; result: unknown } | { state: 'failed'; error: string };
+export type { PayloadOutcome };
 
 /** The transformer's settings a payload uses. */
 export interface PayloadSettings {
@@ -97,7 +99,8 @@ export class SlicePayloads {
   }
 
   private seconds(c: SliceContent): number {
-    return numberOf(c.slice_processing_time) ?? this.settings.sliceProcessingTime ?? 0;
+    const given = numberOf(c.slice_processing_time);
+    return given !== undefined && given >= 0 ? given : (this.settings.sliceProcessingTime ?? 0);
   }
 
   private async wait(c: SliceContent): Promise<PayloadOutcome> {
@@ -198,8 +201,3 @@ const urlOf = (c: SliceContent): string | undefined =>
 
 /** A URL of a scheme other than s3: and file:, which the transformer does not fetch. */
 const isForeign = (url: string): boolean => /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^(s3|file):/i.test(url);
-
-function numberOf(v: unknown): number | undefined {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
-}

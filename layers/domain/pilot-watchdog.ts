@@ -1,6 +1,7 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { numberOf } from '#contract/numbers.ts';
 import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
 import { documents } from '#tables/documents.ts';
+import { scanAll } from '#tables/pages.ts';
 import type { RunConfig } from './deps.ts';
 import {
   describeExit,
@@ -123,8 +124,7 @@ function silentS(p: PilotRecord, nowMs: number): number {
 }
 
 function settingOf(run: OpenRun, key: keyof typeof pilotDefaults): number {
-  const v = run.config?.[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : pilotDefaults[key];
+  return numberOf(run.config?.[key]) ?? pilotDefaults[key];
 }
 
 const intervalOf = (run: OpenRun): number => {
@@ -133,33 +133,23 @@ const intervalOf = (run: OpenRun): number => {
 };
 
 async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<OpenRun[]> {
-  const doc = documents(deps.db);
-  const runs: OpenRun[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    // Runs are few (one per execution): a Scan per pass is cheaper than keeping an index of open ones.
-    const page = await doc.send(
-      new ScanCommand({
-        TableName: deps.tableNames.runs,
-        ProjectionExpression: 'run_id, #namespace, task_id, config, registered_stfs, completed_stfs',
-        FilterExpression:
-          'attribute_exists(task_id) AND attribute_not_exists(completion) AND ' +
-          '(attribute_not_exists(task_state) OR NOT task_state IN (:closed, :cancelled))' +
-          (runId === undefined ? '' : ' AND run_id = :run'),
-        ExpressionAttributeNames: { '#namespace': 'namespace' },
-        ExpressionAttributeValues: {
-          ':closed': 'closed',
-          ':cancelled': 'cancelled',
-          ...(runId !== undefined && { ':run': runId }),
-        },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    runs.push(...((page.Items ?? []) as OpenRun[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return runs;
+  // Runs are few (one per execution): a Scan per pass is cheaper than keeping an index of open ones.
+  const { items } = await scanAll<OpenRun>(documents(deps.db), {
+    TableName: deps.tableNames.runs,
+    ProjectionExpression: 'run_id, #namespace, task_id, config, registered_stfs, completed_stfs',
+    FilterExpression:
+      'attribute_exists(task_id) AND attribute_not_exists(completion) AND ' +
+      '(attribute_not_exists(task_state) OR NOT task_state IN (:closed, :cancelled))' +
+      (runId === undefined ? '' : ' AND run_id = :run'),
+    ExpressionAttributeNames: { '#namespace': 'namespace' },
+    ExpressionAttributeValues: {
+      ':closed': 'closed',
+      ':cancelled': 'cancelled',
+      ...(runId !== undefined && { ':run': runId }),
+    },
+    ConsistentRead: true,
+  });
+  return items;
 }
 
 /** `exited`: gone after a normal exit, which ends it; the others make it lost. */

@@ -1,11 +1,15 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '#contract/messages.ts';
+import { integerOf, numberOf } from '#contract/numbers.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import type { Logger } from '#runtime/log.ts';
 import type { HandlerDeps } from '#runtime/mq-handler.ts';
+import { conditionalWrite } from '#tables/conditions.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { queryAll } from '#tables/pages.ts';
+import { type UpdateSpec, updateOf } from '#tables/update.ts';
 import { isTaskOver } from './completion.ts';
 
 /** What a launcher needs to start one pilot (a transformer process or container) for a run. */
@@ -222,22 +226,12 @@ export async function queryPilots(
   deps: Pick<PilotTableDeps, 'db' | 'tableNames'>,
   runId: string,
 ): Promise<PilotRecord[]> {
-  const doc = documents(deps.db);
-  const items: PilotRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: deps.tableNames.pilots,
-        KeyConditionExpression: 'run_id = :run',
-        ExpressionAttributeValues: { ':run': runId },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...((page.Items ?? []) as PilotRecord[]));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const { items } = await queryAll<PilotRecord>(documents(deps.db), {
+    TableName: deps.tableNames.pilots,
+    KeyConditionExpression: 'run_id = :run',
+    ExpressionAttributeValues: { ':run': runId },
+    ConsistentRead: true,
+  });
   return items;
 }
 
@@ -284,28 +278,34 @@ export async function startInSlot(deps: PilotSlotDeps, s: SlotStart): Promise<bo
     return false;
   }
   const attempt = (seen ?? 0) + 1;
-  const claimed = await conditional(
+  const claimed = await conditionalWrite(
     doc.send(
       new UpdateCommand({
         TableName: deps.tableNames.pilots,
         Key: { run_id: s.runId, pilot_id: pilotId },
-        // A fresh attempt: what the previous one reported no longer describes the pilot.
-        UpdateExpression:
-          'SET #state = :requested, slot = :slot, requested_at = :requested_at, attempts = :attempt' +
-          (s.taskId !== undefined ? ', task_id = :task_id' : '') +
-          (s.refill ? ', refills = if_not_exists(refills, :zero) + :one' : '') +
-          ' REMOVE started_at, ended_at, last_heartbeat_at, hostname, pid, slices_done, lost_at, end_reason',
-        ConditionExpression: seen === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':requested': 'requested',
-          ':slot': s.slot,
-          ':requested_at': s.requestedAt,
-          ':attempt': attempt,
-          ...(s.taskId !== undefined && { ':task_id': s.taskId }),
-          ...(seen !== undefined && { ':seen': seen }),
-          ...(s.refill && { ':zero': 0, ':one': 1 }),
-        },
+        ...updateOf({
+          set: {
+            state: 'requested',
+            slot: s.slot,
+            requested_at: s.requestedAt,
+            attempts: attempt,
+            task_id: s.taskId,
+          },
+          add: { refills: s.refill ? 1 : undefined },
+          // A fresh attempt: what the previous one reported no longer describes the pilot.
+          remove: [
+            'started_at',
+            'ended_at',
+            'last_heartbeat_at',
+            'hostname',
+            'pid',
+            'slices_done',
+            'lost_at',
+            'end_reason',
+          ],
+          condition: seen === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen',
+          values: seen === undefined ? {} : { ':seen': seen },
+        }),
       }),
     ),
   );
@@ -358,26 +358,22 @@ function settleLive(
   record: PilotRecord,
   fields: Readonly<Record<string, string>>,
 ): Promise<boolean> {
-  const names = Object.keys(fields);
-  return conditional(
+  return conditionalWrite(
     documents(deps.db).send(
       new UpdateCommand({
         TableName: deps.tableNames.pilots,
         Key: { run_id: record.run_id, pilot_id: record.pilot_id },
-        UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
-        ConditionExpression:
-          '#state IN (:requested, :running) AND ' +
-          (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
-        ExpressionAttributeNames: {
-          '#state': 'state',
-          ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])),
-        },
-        ExpressionAttributeValues: {
-          ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])),
-          ':requested': 'requested',
-          ':running': 'running',
-          ...(record.attempts !== undefined && { ':seen': record.attempts }),
-        },
+        ...updateOf({
+          set: fields,
+          condition:
+            '#state IN (:requested, :running) AND ' +
+            (record.attempts === undefined ? 'attribute_not_exists(attempts)' : 'attempts = :seen'),
+          values: {
+            ':requested': 'requested',
+            ':running': 'running',
+            ...(record.attempts !== undefined && { ':seen': record.attempts }),
+          },
+        }),
       }),
     ),
   );
@@ -438,39 +434,30 @@ function reportOf(msg: Message<Lifecycle>): PilotReport | undefined {
 }
 
 /**
- * One conditional upsert of a pilots item. `sets` maps attribute -> value (or `[value, 'if_not_exists']`);
- * reports of an older attempt than the recorded one are ignored.
+ * One conditional upsert of a pilots item, `spec.condition` being its conditions joined by AND; reports of an
+ * older attempt than the recorded one are ignored.
  */
+const notEnded = '(attribute_not_exists(#state) OR #state <> :ended)';
+
 function lifecycleUpdate(
   deps: PilotTableDeps,
   r: PilotReport,
-  sets: Record<string, unknown | [unknown, 'if_not_exists']>,
-  conditions: string[],
-  values: Record<string, unknown> = {},
+  spec: Omit<UpdateSpec, 'condition'> & { readonly conditions?: readonly string[] },
 ): UpdateCommandInput {
-  const names: Record<string, string> = { '#state': 'state' };
-  const attrValues: Record<string, unknown> = { ...values };
-  const assignments: string[] = [];
-  for (const [attr, v] of Object.entries(sets)) {
-    const [value, mode] = Array.isArray(v) && v[1] === 'if_not_exists' ? v : [v, undefined];
-    if (value === undefined) continue;
-    const name = attr === 'state' ? '#state' : attr;
-    attrValues[`:${attr}`] = value;
-    assignments.push(mode ? `${name} = if_not_exists(${name}, :${attr})` : `${name} = :${attr}`);
-  }
-  const all = [...conditions];
-  if (r.attempt !== undefined) {
-    all.push('(attribute_not_exists(attempts) OR attempts <= :attempt)');
-    attrValues[':attempt'] = r.attempt;
-  }
-  const usesState = all.some((c) => c.includes('#state')) || 'state' in sets;
+  const { conditions = [], values = {}, ...writes } = spec;
+  const olderAttempt = r.attempt !== undefined;
+  const all = [
+    ...conditions,
+    ...(olderAttempt ? ['(attribute_not_exists(attempts) OR attempts <= :attempt)'] : []),
+  ];
   return {
     TableName: deps.tableNames.pilots,
     Key: { run_id: r.runId, pilot_id: r.pilotId },
-    UpdateExpression: `SET ${assignments.join(', ')}`,
-    ...(all.length > 0 && { ConditionExpression: all.join(' AND ') }),
-    ...(usesState && { ExpressionAttributeNames: names }),
-    ExpressionAttributeValues: attrValues,
+    ...updateOf({
+      ...writes,
+      ...(all.length > 0 && { condition: all.join(' AND ') }),
+      values: { ...values, ...(olderAttempt && { ':attempt': r.attempt }) },
+    }),
   };
 }
 
@@ -501,41 +488,26 @@ export async function recordTransformerStart(
 ): Promise<void> {
   const doc = documents(deps.db);
   await eachReport(messages, deps, async (r) => {
-    const running = await conditional(
+    const running = await conditionalWrite(
       doc.send(
         new UpdateCommand(
-          lifecycleUpdate(
-            deps,
-            r,
-            {
-              state: 'running',
-              started_at: r.at,
-              hostname: r.hostname,
-              pid: r.pid,
-              task_id: [r.taskId, 'if_not_exists'],
-            },
-            ['(attribute_not_exists(#state) OR #state <> :ended)'],
-            { ':ended': 'ended' },
-          ),
+          lifecycleUpdate(deps, r, {
+            set: { state: 'running', started_at: r.at, hostname: r.hostname, pid: r.pid },
+            keep: { task_id: r.taskId },
+            conditions: [notEnded],
+            values: { ':ended': 'ended' },
+          }),
         ),
       ),
     );
     if (running) return;
     // Already ended: keep the state, fill in what only the start says.
-    await conditional(
+    await conditionalWrite(
       doc.send(
         new UpdateCommand(
-          lifecycleUpdate(
-            deps,
-            r,
-            {
-              started_at: [r.at, 'if_not_exists'],
-              hostname: [r.hostname, 'if_not_exists'],
-              pid: [r.pid, 'if_not_exists'],
-              task_id: [r.taskId, 'if_not_exists'],
-            },
-            [],
-          ),
+          lifecycleUpdate(deps, r, {
+            keep: { started_at: r.at, hostname: r.hostname, pid: r.pid, task_id: r.taskId },
+          }),
         ),
       ),
     );
@@ -551,29 +523,31 @@ export async function recordTransformerHeartbeat(
   deps: PilotTableDeps,
 ): Promise<void> {
   const doc = documents(deps.db);
-  const newer = '(attribute_not_exists(last_heartbeat_at) OR last_heartbeat_at < :last_heartbeat_at)';
+  const newer = '(attribute_not_exists(last_heartbeat_at) OR last_heartbeat_at < :heartbeat_at)';
   await eachReport(messages, deps, async (r) => {
-    const recorded = await conditional(
+    const recorded = await conditionalWrite(
       doc.send(
         new UpdateCommand(
-          lifecycleUpdate(
-            deps,
-            r,
-            {
-              last_heartbeat_at: r.at,
-              slices_done: r.slicesDone,
-              hostname: [r.hostname, 'if_not_exists'],
-              task_id: [r.taskId, 'if_not_exists'],
-            },
-            [newer, '(attribute_not_exists(#state) OR #state <> :ended)'],
-            { ':ended': 'ended' },
-          ),
+          lifecycleUpdate(deps, r, {
+            set: { last_heartbeat_at: r.at, slices_done: r.slicesDone },
+            keep: { hostname: r.hostname, task_id: r.taskId },
+            conditions: [newer, notEnded],
+            values: { ':heartbeat_at': r.at, ':ended': 'ended' },
+          }),
         ),
       ),
     );
     if (recorded) return;
-    await conditional(
-      doc.send(new UpdateCommand(lifecycleUpdate(deps, r, { last_heartbeat_at: r.at }, [newer]))),
+    await conditionalWrite(
+      doc.send(
+        new UpdateCommand(
+          lifecycleUpdate(deps, r, {
+            set: { last_heartbeat_at: r.at },
+            conditions: [newer],
+            values: { ':heartbeat_at': r.at },
+          }),
+        ),
+      ),
     );
   });
 }
@@ -585,22 +559,13 @@ export async function recordTransformerEnd(
 ): Promise<void> {
   const doc = documents(deps.db);
   await eachReport(messages, deps, async (r) => {
-    await conditional(
+    await conditionalWrite(
       doc.send(
         new UpdateCommand(
-          lifecycleUpdate(
-            deps,
-            r,
-            {
-              state: 'ended',
-              ended_at: r.at,
-              slices_done: r.slicesDone,
-              hostname: [r.hostname, 'if_not_exists'],
-              pid: [r.pid, 'if_not_exists'],
-              task_id: [r.taskId, 'if_not_exists'],
-            },
-            [],
-          ),
+          lifecycleUpdate(deps, r, {
+            set: { state: 'ended', ended_at: r.at, slices_done: r.slicesDone },
+            keep: { hostname: r.hostname, pid: r.pid, task_id: r.taskId },
+          }),
         ),
       ),
     );
@@ -608,26 +573,5 @@ export async function recordTransformerEnd(
 }
 
 // --- helpers -----------------------------------------------------------------------------------
-
-/** Resolves false when the write's condition failed (someone else's write came first), true when done. */
-async function conditional(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-    throw error;
-  }
-}
-
-function numberOf(v: unknown): number | undefined {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
-}
-
-function integerOf(v: unknown): number | undefined {
-  const n = numberOf(v);
-  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
-}
 
 const stringOf = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

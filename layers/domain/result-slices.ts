@@ -1,6 +1,7 @@
 import type { Message } from '#contract/messages.ts';
+import { numberOf } from '#contract/numbers.ts';
 import { isRecord } from '#contract/wire.ts';
-import { type DomainDeps, numeric, text } from './deps.ts';
+import { type DomainDeps, text } from './deps.ts';
 import { findRequests, requestTimeOf } from './slice-requests.ts';
 
 /** The slice a result is about. */
@@ -60,12 +61,12 @@ function namedSlice(msg: Message<'slice_result'>): ResultSlice | undefined {
   for (const source of [c, echo]) {
     if (!source) continue;
     const filename = text(source.filename);
-    const sliceId = numeric(source.slice_id);
+    const sliceId = numberOf(source.slice_id);
     if (filename === undefined || sliceId === undefined || !Number.isSafeInteger(sliceId) || sliceId < 0)
       continue;
     // An echo of another run's slice is not this result's slice.
     if (source.run_id !== undefined && String(source.run_id) !== msg.run_id) continue;
-    return { filename, sliceId, start: numeric(source.start), end: numeric(source.end) };
+    return { filename, sliceId, start: numberOf(source.start), end: numberOf(source.end) };
   }
   return undefined;
 }

@@ -1,20 +1,20 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Message, makeMessage } from '#contract/messages.ts';
+import { numberOf } from '#contract/numbers.ts';
 import { destinations } from '#routes/destinations.ts';
+import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
+import type { UpdateSpec } from '#tables/update.ts';
 import { checkCompletion, stopWorkers, TRANSCEIVER, updateRun } from './completion.ts';
 import {
   type DomainDeps,
   defined,
-  isConditionFailed,
-  numeric,
   type Phase,
   type RunConfig,
   type RunRecord,
   readRun,
   send,
   text,
-  type UpdateSpec,
 } from './deps.ts';
 
 /** Task ids count up from here, as PanDA task ids do from theirs. */
@@ -95,19 +95,19 @@ async function openRun(msg: Message<'run_imminent'>, deps: DomainDeps): Promise<
 /** The prompt_processing values run_imminent carries (num_workers is the target worker count). */
 function runConfig(c: Record<string, unknown>): RunConfig {
   return defined({
-    slices_per_stf: numeric(c.slices_per_stf),
-    tfs_per_stf: numeric(c.tfs_per_stf),
-    target_worker_count: numeric(c.target_worker_count) ?? numeric(c.num_workers),
-    num_cores_per_worker: numeric(c.num_cores_per_worker),
-    num_ram_per_core: numeric(c.num_ram_per_core),
-    slice_processing_time: numeric(c.slice_processing_time),
-    heartbeat_interval: numeric(c.heartbeat_interval),
-    transformer_idle_timeout: numeric(c.transformer_idle_timeout),
+    slices_per_stf: numberOf(c.slices_per_stf),
+    tfs_per_stf: numberOf(c.tfs_per_stf),
+    target_worker_count: numberOf(c.target_worker_count) ?? numberOf(c.num_workers),
+    num_cores_per_worker: numberOf(c.num_cores_per_worker),
+    num_ram_per_core: numberOf(c.num_ram_per_core),
+    slice_processing_time: numberOf(c.slice_processing_time),
+    heartbeat_interval: numberOf(c.heartbeat_interval),
+    transformer_idle_timeout: numberOf(c.transformer_idle_timeout),
     file_type: text(c.file_type),
     payload_command: text(c.payload_command),
-    payload_timeout: numeric(c.payload_timeout),
+    payload_timeout: numberOf(c.payload_timeout),
     // What the DAQ simulator plans (upstream's sends none): the expected STFs until end_run counts them.
-    planned_stf_count: numeric(c.planned_stf_count),
+    planned_stf_count: numberOf(c.planned_stf_count),
   });
 }
 

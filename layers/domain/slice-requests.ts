@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
+import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import { getAll } from './batches.ts';
-import { type DomainDeps, isConditionFailed, settleAll } from './deps.ts';
+import { type DomainDeps, settleAll } from './deps.ts';
 
 /**
  * A slice as requested: the `created_at` it travels with, unique within its run, and its `req_id`. Both are

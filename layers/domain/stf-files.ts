@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { checkRange, StfChecksumError, type StfPart, type TfRange, verifyStf } from '#stf/analysis.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
@@ -22,8 +23,21 @@ export class StfFiles {
   private static readonly maxFiles = 16;
   private static readonly keepBytes = 32 * 1024 * 1024;
   private static readonly totalKeptBytes = 256 * 1024 * 1024;
-  private readonly files = new Map<string, Promise<LoadedStf>>();
-  private kept = 0;
+  private closing = false;
+  /** Least recently used files go first; a file's size is the bytes it keeps (1 while loading or when open). */
+  private readonly files = new LRUCache<string, Promise<LoadedStf>>({
+    max: StfFiles.maxFiles,
+    maxSize: StfFiles.totalKeptBytes,
+    sizeCalculation: () => 1,
+    dispose: (file) => {
+      if (this.closing) return;
+      // A read still in flight on it finishes first.
+      void file.then(
+        (f) => f.handle && setTimeout(() => void f.handle?.close().catch(() => {}), 1000),
+        () => {},
+      );
+    },
+  });
 
   async read(path: string, checksum: string | undefined, range: TfRange): Promise<StfPart> {
     const { header, bytes, handle } = await this.load(path, checksum);
@@ -50,45 +64,27 @@ export class StfFiles {
   private load(path: string, checksum: string | undefined): Promise<LoadedStf> {
     const key = `${path}\n${checksum ?? ''}`;
     const cached = this.files.get(key);
-    if (cached) {
-      // Most recently used last, so eviction takes the oldest.
-      this.files.delete(key);
-      this.files.set(key, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const loading = loadStf(path, checksum, StfFiles.keepBytes);
     this.files.set(key, loading);
     loading.then(
       (f) => {
-        this.kept += f.bytes?.length ?? 0;
-        this.evict();
+        // Sized now that its kept bytes are known, unless it was evicted meanwhile.
+        if (this.files.peek(key) === loading)
+          this.files.set(key, loading, { size: Math.max(1, f.bytes?.length ?? 0) });
       },
       (error) => {
-        if (!(error instanceof StfChecksumError)) this.files.delete(key);
+        if (!(error instanceof StfChecksumError) && this.files.peek(key) === loading) this.files.delete(key);
       },
     );
     return loading;
   }
 
-  private evict(): void {
-    for (const [key, file] of this.files) {
-      if (this.files.size <= StfFiles.maxFiles && this.kept <= StfFiles.totalKeptBytes) return;
-      this.files.delete(key);
-      void file.then(
-        (f) => {
-          this.kept -= f.bytes?.length ?? 0;
-          // A read still in flight on it finishes first.
-          if (f.handle) setTimeout(() => void f.handle?.close().catch(() => {}), 1000);
-        },
-        () => {},
-      );
-    }
-  }
-
   async close(): Promise<void> {
     const files = [...this.files.values()];
+    this.closing = true;
     this.files.clear();
-    this.kept = 0;
+    this.closing = false;
     await Promise.all(files.map((f) => f.then((o) => o.handle?.close()).catch(() => {})));
   }
 }

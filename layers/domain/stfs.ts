@@ -1,24 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Message, makeMessage } from '#contract/messages.ts';
+import { numberOf } from '#contract/numbers.ts';
 import { destinations } from '#routes/destinations.ts';
 import { planSlices } from '#stf/slicing.ts';
+import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
+import { type UpdateSpec, updateOf } from '#tables/update.ts';
 import { checkCompletion, updateRun } from './completion.ts';
 import {
   type DomainDeps,
   defined,
-  isConditionFailed,
   now,
-  numeric,
   readRun,
   refuse,
   type StfRecord,
   send,
   settleAll,
   text,
-  type UpdateSpec,
-  updateOf,
 } from './deps.ts';
 import { requestSlices } from './slice-requests.ts';
 
@@ -70,7 +69,7 @@ async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<v
     run_id: runId,
     filename: c.filename,
     sequence,
-    slices_per_stf: numeric(c.slices_per_stf),
+    slices_per_stf: numberOf(c.slices_per_stf),
     execution_id: executionId(msg),
   });
   const opts = { namespace: msg.namespace, sender: DATA_HANDLER };
@@ -144,7 +143,9 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     file_type: text(run?.config?.file_type) ?? DEFAULT_FILE_TYPE,
     // Upstream's transformer waits 30 s when a fake slice names no time: ours always does.
     slice_processing_time:
-      numeric(c.slice_processing_time) ?? run?.config?.slice_processing_time ?? DEFAULT_SLICE_PROCESSING_TIME,
+      numberOf(c.slice_processing_time) ??
+      run?.config?.slice_processing_time ??
+      DEFAULT_SLICE_PROCESSING_TIME,
     checksum: stf.checksum,
     url: stf.url,
     sequence,
@@ -181,7 +182,7 @@ function refusal(msg: StfMessage): string | undefined {
 }
 
 function nonNegative(v: unknown): number | undefined {
-  const n = numeric(v);
+  const n = numberOf(v);
   return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 

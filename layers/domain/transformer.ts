@@ -2,6 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
 // Types only: the contract (and zod, ~15 MB of a pilot's memory) loads on the rare paths that need it.
 import type { ContentInput, Message } from '#contract/messages.ts';
+import { integerOf, numberOf } from '#contract/numbers.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { canonicalSlice, stompHeaders } from '#contract/wire.ts';
 import { destinations, splitDestination } from '#routes/destinations.ts';
@@ -51,22 +52,22 @@ export interface Transformer {
 }
 
 const positiveOr = (v: string | undefined, fallback: number): number => {
-  const n = v === undefined || v.trim() === '' ? Number.NaN : Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
+  const n = numberOf(v);
+  return n !== undefined && n >= 0 ? n : fallback;
 };
 
 /** The pilot's environment, as the worker adjuster's launcher sets it. */
 export function transformerConfigFromEnv(env: NodeJS.ProcessEnv): TransformerConfig {
   const runId = env.RUN_ID;
   if (!runId) throw new Error('environment variable RUN_ID is not set: the pilot does not know its run');
-  const taskId = env.TASK_ID ? Number(env.TASK_ID) : undefined;
-  const attempt = env.PILOT_ATTEMPT ? Number(env.PILOT_ATTEMPT) : undefined;
+  const taskId = integerOf(env.TASK_ID);
+  const attempt = integerOf(env.PILOT_ATTEMPT);
   return {
     runId,
     pilotId: env.PILOT_ID || `${runId}-p00`,
-    ...(Number.isSafeInteger(taskId) && { taskId }),
+    ...(taskId !== undefined && { taskId }),
     ...(env.NAMESPACE && { namespace: env.NAMESPACE }),
-    ...(Number.isSafeInteger(attempt) && { attempt }),
+    ...(attempt !== undefined && { attempt }),
     ...(env.STF_STORE && { stfStore: env.STF_STORE }),
     sliceProcessingTime: positiveOr(env.SLICE_PROCESSING_TIME, 0),
     stfPatience: positiveOr(env.STF_PATIENCE, 60),

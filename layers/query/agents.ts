@@ -1,4 +1,5 @@
-import { type Item, readPartition } from './bounds.ts';
+import { queryAll } from '#tables/pages.ts';
+import type { Item } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { messageDigest } from './messages.ts';
 import { heartbeatInterval, pilotState } from './pilots.ts';
@@ -24,7 +25,7 @@ export async function listAgents(c: MonitorContext, runId: string): Promise<Agen
   const run = await readRunItem(c, runId);
   const [digest, pilots] = await Promise.all([
     messageDigest(c, runId),
-    readPartition(
+    queryAll(
       docOf(c),
       {
         TableName: c.tableNames.pilots,

@@ -1,18 +1,13 @@
-import {
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandInput,
-  ScanCommand,
-  type ScanCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Item } from '#tables/pages.ts';
+
+export type { Item };
 
 /** Every list query returns at most this many items per page. */
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 /** DynamoDB calls one page may make when a filter drops items: a page may come back short, with `next`. */
 const MAX_CALLS_PER_PAGE = 10;
-
-export type Item = Record<string, unknown>;
 
 /** One page of a list: `next` (opaque) asks for the following page and is absent on the last one. */
 export interface Page<T> {
@@ -108,43 +103,4 @@ export async function queryPage(
     return { items: given, next: encodeToken(Object.fromEntries(o.keys.map((k) => [k, last[k]]))) };
   }
   return { items, ...(start && { next: encodeToken(start) }) };
-}
-
-/** Every item of a small table (the runs), up to `cap`: `truncated` says the cap was hit. */
-export async function readTable(
-  doc: DynamoDBDocumentClient,
-  input: Omit<ScanCommandInput, 'Limit' | 'ExclusiveStartKey'>,
-  cap: number,
-): Promise<{ items: Item[]; truncated: boolean }> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const out = await doc.send(
-      new ScanCommand({ ...input, Limit: Math.min(1000, cap - items.length), ExclusiveStartKey: start }),
-    );
-    items.push(...((out.Items ?? []) as Item[]));
-    start = out.LastEvaluatedKey;
-  } while (start && items.length < cap);
-  return { items, truncated: start !== undefined };
-}
-
-/**
- * Every item of a partition, for aggregates (counts, delay statistics), up to `cap` items: what a run
- * holds is bounded by its size, and the cap bounds what one answer reads. `truncated` says the cap was hit.
- */
-export async function readPartition(
-  doc: DynamoDBDocumentClient,
-  input: QueryInput,
-  cap: number,
-): Promise<{ items: Item[]; truncated: boolean }> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const out = await doc.send(
-      new QueryCommand({ ...input, Limit: Math.min(1000, cap - items.length), ExclusiveStartKey: start }),
-    );
-    items.push(...((out.Items ?? []) as Item[]));
-    start = out.LastEvaluatedKey;
-  } while (start && items.length < cap);
-  return { items, truncated: start !== undefined };
 }

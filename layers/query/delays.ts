@@ -1,5 +1,6 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
 import type { Item } from './bounds.ts';
+import { type Percentiles, percentiles } from './percentiles.ts';
 import { sliceCounts } from './slices.ts';
 
 const HISTOGRAM_BINS = 20;
@@ -9,21 +10,6 @@ export interface HistogramBin {
   readonly from_ms: number;
   readonly to_ms: number;
   readonly count: number;
-}
-
-export interface Percentiles {
-  readonly count: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-/** Nearest-rank percentiles; all 0 with count 0 when there are no values (the faces then show –). */
-export function percentiles(values: readonly number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
-  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? 0 };
 }
 
 /** The delay statistics of a run, from its recorded slice results. */

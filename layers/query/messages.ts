@@ -1,5 +1,6 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { type Item, type Page, queryPage, readPartition } from './bounds.ts';
+import { queryAll } from '#tables/pages.ts';
+import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 
 /** A message a handler took or refused, as recorded by `layers/runtime/message-log.ts`. */
@@ -150,7 +151,7 @@ export interface MessageDigest {
 
 /** Reads a run's message records (keys and a few fields only, up to MAX_DIGEST_READ) into a digest. */
 export async function messageDigest(c: MonitorContext, runId: string): Promise<MessageDigest> {
-  const { items, truncated } = await readPartition(
+  const { items, truncated } = await queryAll(
     docOf(c),
     {
       TableName: c.tableNames.messages,

@@ -1,5 +1,5 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { pilotDefaults } from '#domain/pilots.ts';
+import { type PilotRecord, pilotDefaults } from '#domain/pilots.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { readRunItem } from './runs.ts';
@@ -14,26 +14,30 @@ export const NO_ADJUSTER_PILOTS = 'no pilots started by the worker adjuster';
 /** A pilot silent for this many heartbeat intervals is reported lost. */
 export const LOST_AFTER_INTERVALS = 3;
 
-export interface PilotRow {
-  readonly pilot_id: string;
-  readonly run_id: string;
-  readonly task_id?: number;
-  readonly slot?: number;
+/** A pilots item as the faces list it: the record's fields, its state as seen now and its results. */
+export interface PilotRow
+  extends Pick<
+    PilotRecord,
+    | 'pilot_id'
+    | 'run_id'
+    | 'task_id'
+    | 'slot'
+    | 'hostname'
+    | 'pid'
+    | 'requested_at'
+    | 'started_at'
+    | 'last_heartbeat_at'
+    | 'ended_at'
+    | 'attempts'
+  > {
   /** The recorded state, or 'lost' for a running pilot silent for three heartbeat intervals. */
   readonly state: string;
   readonly recorded_state?: string;
-  readonly hostname?: string;
-  readonly pid?: number;
-  readonly requested_at?: string;
-  readonly started_at?: string;
-  readonly last_heartbeat_at?: string;
-  readonly ended_at?: string;
   /** Seconds since the last sign of life (heartbeat, else start), for a running pilot. */
   readonly silent_s?: number;
   /** Its results in the slices table (not the pilot's own running count, which lags behind). */
   readonly slices_done: number;
   readonly slices_failed: number;
-  readonly attempts?: number;
 }
 
 /** The run's heartbeat interval (run_imminent's config), in seconds. */

@@ -1,4 +1,5 @@
-import { type Item, readPartition } from './bounds.ts';
+import { queryAll } from '#tables/pages.ts';
+import type { Item } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { MAX_DIGEST_READ } from './messages.ts';
 import { heartbeatInterval, NO_ADJUSTER_PILOTS, pilotState, resultsByPilot } from './pilots.ts';
@@ -214,7 +215,7 @@ export async function readFigureRecords(c: MonitorContext, run: Item): Promise<F
   const doc = docOf(c);
   const runId = String(run.run_id);
   const partition = (table: string, projection: string, names: Record<string, string>, cap: number) =>
-    readPartition(
+    queryAll(
       doc,
       {
         TableName: table,

@@ -1,9 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
+import { type Item, queryAll } from '#tables/pages.ts';
 
-export type Item = Record<string, unknown>;
+export type { Item };
 
 /**
  * What the records say of one run, whole: the run item and its STFs, slices and pilots, for the tests that
@@ -23,15 +24,14 @@ export async function readRun(
   runId: string,
 ): Promise<RunRecords> {
   const doc = documents(db);
-  const all = async (table: string) => {
-    const items: Item[] = [];
-    const pages = paginateQuery(
-      { client: doc, pageSize: 1000 },
-      { TableName: table, KeyConditionExpression: 'run_id = :r', ExpressionAttributeValues: { ':r': runId } },
-    );
-    for await (const page of pages) items.push(...((page.Items ?? []) as Item[]));
-    return items;
-  };
+  const all = async (table: string) =>
+    (
+      await queryAll(doc, {
+        TableName: table,
+        KeyConditionExpression: 'run_id = :r',
+        ExpressionAttributeValues: { ':r': runId },
+      })
+    ).items;
   const [run, stfs, slices, pilots] = await Promise.all([
     doc
       .send(new GetCommand({ TableName: tables.runs, Key: { run_id: runId }, ConsistentRead: true }))

@@ -1,6 +1,7 @@
 import type { MonitorContext } from './context.ts';
 import { nowMs } from './context.ts';
-import { delayStats, type Percentiles } from './delays.ts';
+import { delayStats } from './delays.ts';
+import type { Percentiles } from './percentiles.ts';
 import { type RunFigures, readFigureRecords, runFigures } from './run-figures.ts';
 import { type RunRow, runRow } from './run-row.ts';
 import { readRunItem } from './runs.ts';

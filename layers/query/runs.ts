@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { badRequest, decodeToken, encodeToken, type Item, notFound, type Page, readTable } from './bounds.ts';
+import { scanAll } from '#tables/pages.ts';
+import { badRequest, decodeToken, encodeToken, type Item, notFound, type Page } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 import { type RunRow, type RunStatus, runRow } from './run-row.ts';
 
@@ -54,7 +55,7 @@ export async function listRuns(
   if (after !== undefined && !/^\d+$/.test(String(after.run_id)))
     throw badRequest('next: not a token this query returned');
   const names = Object.fromEntries(listed.map((a) => [`#${a}`, a]));
-  const { items } = await readTable(
+  const { items } = await scanAll(
     docOf(c),
     {
       TableName: c.tableNames.runs,

@@ -1,4 +1,5 @@
-import { type Item, type Page, queryPage, readPartition } from './bounds.ts';
+import { queryAll } from '#tables/pages.ts';
+import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 import { readRunItem } from './runs.ts';
 
@@ -95,7 +96,7 @@ export async function readSliceResults(
   runId: string,
   fields: readonly (typeof AGGREGATE_FIELDS)[number][] = AGGREGATE_FIELDS,
 ): Promise<{ items: Item[]; truncated: boolean }> {
-  return readPartition(
+  return queryAll(
     docOf(c),
     {
       TableName: c.tableNames.slices,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBrokerUrl } from '#broker/stomp-broker.ts';
+import { parseBrokerUrl } from '#broker/broker-url.ts';
 
 describe('Broker URL', () => {
   it('reads a plain STOMP endpoint', () => {

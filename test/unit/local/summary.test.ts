@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { settledSummary, summary } from '#local/summary.ts';
-import { percentiles } from '#query/delays.ts';
+import { percentiles } from '#query/percentiles.ts';
 import type { RunSummary } from '#query/run-summary.ts';
 
 /** A run summary as the query layer gives it, with `o` over a completed, settled run of 2 STFs. */

@@ -1,3 +1,5 @@
+// The pilot launcher's composition, apart from functions/deps.ts: only the entries that start or watch
+// pilots carry the ECS launcher in their bundle.
 import { ecsPilotLauncherFromEnv } from '#domain/ecs-launcher.ts';
 import type { PilotLauncher } from '#domain/pilots.ts';
 
@@ -7,7 +9,7 @@ let launcher: Promise<PilotLauncher> | undefined;
  * The pilot launcher the environment names, once per process: ECS tasks where the stack configured them
  * (PILOT_CLUSTER), local child processes under the local stack (TESTBED_STATE_DIR).
  */
-export function pilotLauncherFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<PilotLauncher> {
+export function pilotLauncher(env: NodeJS.ProcessEnv = process.env): Promise<PilotLauncher> {
   launcher ??= (async () => {
     const ecs = ecsPilotLauncherFromEnv(env);
     if (ecs) return ecs;
@@ -15,7 +17,8 @@ export function pilotLauncherFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
       throw new Error(
         'no pilot launcher: set PILOT_CLUSTER (ECS tasks) or TESTBED_STATE_DIR (local processes)',
       );
-    // Imported on first use: a Lambda function never launches local processes.
+    // Imported on first use, and left out of every Lambda bundle (functions/bundling.ts): a Lambda function
+    // never launches local processes.
     const { localPilotLauncher } = await import('#local/pilot-launcher.ts');
     return localPilotLauncher({ stateDir: env.TESTBED_STATE_DIR, env });
   })().catch((error: unknown) => {
