@@ -33,7 +33,9 @@ export default function setup(): () => void {
         // already gone
       }
     }
-    rmSync(root, { recursive: true, force: true });
+    // TESTBED_KEEP_TEST_ROOT=1 keeps the stacks' logs and records to read after a failure.
+    if (process.env.TESTBED_KEEP_TEST_ROOT) console.error(`test folders kept in ${root}`);
+    else rmSync(root, { recursive: true, force: true });
   };
 }
 
