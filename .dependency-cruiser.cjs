@@ -26,6 +26,14 @@ module.exports = {
       to: { path: '^layers/domain/' },
     },
     {
+      name: 'shared-plumbing-imports-no-domain-or-runtime',
+      comment:
+        'layers/messaging and layers/log are what the domain and the runtime share: they import neither.',
+      severity: 'error',
+      from: { path: '^layers/(messaging|log)/' },
+      to: { path: '^layers/(domain|runtime)/' },
+    },
+    {
       name: 'layers-have-no-cycle',
       comment: 'A loop makes two modules one: the load order decides what is defined.',
       severity: 'error',

@@ -48,7 +48,7 @@ export const tableAccess: Readonly<Record<string, Access>> = {
   'daq-simulator': { runs: 'write', counters: 'write' },
 };
 
-/** What `mqHandler` itself writes for every queue-driven handler: the message log (layers/runtime/message-log.ts). */
+/** What `mqHandler` itself writes for every queue-driven handler: the message log (layers/messaging/message-log.ts). */
 export const messageLog: Access = { messages: 'put', lookups: 'put' };
 
 export interface Batching {

@@ -1,4 +1,4 @@
-import { isTransient } from '#runtime/failures.ts';
+import { isTransient } from '#messaging/failures.ts';
 
 /** How the local runner retries a batch whose handler threw, as Lambda's MQ poller does. */
 export interface RetryPolicy {

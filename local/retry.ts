@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTransient } from '#runtime/failures.ts';
+import { isTransient } from '#messaging/failures.ts';
 
 // The CLI's one way through an outage: what reads DynamoDB or talks to the broker is tried again while
 // the failure is transient (the part is away: refused, reset, timed out), says once that it waits and for

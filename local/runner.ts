@@ -1,9 +1,9 @@
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
+import type { Logger } from '#log/logger.ts';
+import { awaitedDependency } from '#messaging/failures.ts';
+import { type MqEvent, mqEvent, toMqMessage } from '#messaging/mq-event.ts';
+import { park } from '#messaging/park.ts';
 import { handlerQueue, type Route } from '#routes/route-table.ts';
-import { awaitedDependency } from '#runtime/failures.ts';
-import type { Logger } from '#runtime/log.ts';
-import { type MqEvent, mqEvent, toMqMessage } from '#runtime/mq-event.ts';
-import { park } from '#runtime/park.ts';
 import { BatchRetries, defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 
 export type MqHandler = (event: MqEvent) => Promise<unknown>;

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, type LogFields } from '#runtime/log.ts';
+import { createLogger, type LogFields } from '#log/logger.ts';
 import { type Daemon, exitStatus, isAlive, pidInFile, readPid, signal } from './processes.ts';
 
 // The local stack's supervisor: one small detached process that starts the parts of the stack (broker,

@@ -1,5 +1,5 @@
 import { routeByBody } from '#domain/headerless.ts';
-import type { MqEvent } from '#runtime/mq-event.ts';
+import type { MqEvent } from '#messaging/mq-event.ts';
 import { handlerDeps } from '../deps.ts';
 
 /** Messages that came without a msg_type header (upstream's agents send none): routed by their body. */

@@ -1,7 +1,7 @@
+import { createLogger } from '#log/logger.ts';
 import { type ApiRequest, handleApi } from '#query/api.ts';
 import { monitorContext } from '#query/context.ts';
 import { Monitor } from '#query/monitor.ts';
-import { createLogger } from '#runtime/log.ts';
 
 /** The request parts this handler reads, of a function URL (payload 2.0) or an API Gateway REST (1.0) event. */
 export interface HttpEvent {

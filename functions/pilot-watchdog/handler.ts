@@ -1,9 +1,9 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { type WatchOutcome, watchPilots } from '#domain/pilot-watchdog.ts';
+import { createLogger, type Logger } from '#log/logger.ts';
 import { brokerFromEnv } from '#runtime/broker-env.ts';
 import { replayTransientDeadLetters, type TransientReplayOutcome } from '#runtime/dead-letter-replay.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
-import { createLogger, type Logger } from '#runtime/log.ts';
 import { pilotLauncher } from '../pilot-launcher.ts';
 
 // Built once per execution environment, as the handlers' environment() is.

@@ -2,8 +2,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { startTransformer, type Transformer, transformerConfigFromEnv } from '#domain/transformer.ts';
+import { loggerFromEnv } from '#log/logger.ts';
 import { brokerFromEnv } from '#runtime/broker-env.ts';
-import { loggerFromEnv } from '#runtime/log.ts';
 
 // A pilot's garbage is short-lived (a slice, its result): V8 would still grow the young generation to its
 // 32 MB maximum within a few thousand slices, a third of the pilot's memory. Growing it by a factor of 1

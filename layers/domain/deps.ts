@@ -2,9 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { encodeMessage, type Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
+import type { HandlerDeps } from '#messaging/handler-deps.ts';
+import { park } from '#messaging/park.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
-import type { HandlerDeps } from '#runtime/mq-handler.ts';
-import { park } from '#runtime/park.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 

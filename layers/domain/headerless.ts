@@ -11,10 +11,10 @@ import {
 } from '#contract/messages.ts';
 import { fromEpochMicros, nowTimestamp, parseTimestamp } from '#contract/timestamps.ts';
 import { stompHeaders } from '#contract/wire.ts';
+import { NO_RUN, recordMessages, type TakenMessage } from '#messaging/message-log.ts';
+import { type MqMessage, messageBody } from '#messaging/mq-event.ts';
+import { park } from '#messaging/park.ts';
 import { handlerQueue, headerlessRoute, routeFor } from '#routes/route-table.ts';
-import { NO_RUN, recordMessages, type TakenMessage } from '#runtime/message-log.ts';
-import { type MqMessage, messageBody } from '#runtime/mq-event.ts';
-import { park } from '#runtime/park.ts';
 import { type DomainDeps, settleAll } from './deps.ts';
 
 /** What a message without our headers is, by its body. */

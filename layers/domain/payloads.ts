@@ -10,7 +10,7 @@ import { commandWords } from '#config/command-line.ts';
 import type { SliceContent } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
 import { normaliseChecksum } from '#contract/wire.ts';
-import { isTransient } from '#runtime/failures.ts';
+import { isTransient } from '#messaging/failures.ts';
 import { analysePart } from '#stf/analysis.ts';
 import { localCopyOf } from '#stf/s3-store.ts';
 import type { PayloadOutcome } from './payload-command.ts';

@@ -3,8 +3,8 @@ import { GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib
 import type { Message } from '#contract/messages.ts';
 import { integerOf, numberOf } from '#contract/numbers.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
-import type { Logger } from '#runtime/log.ts';
-import type { HandlerDeps } from '#runtime/mq-handler.ts';
+import type { Logger } from '#log/logger.ts';
+import type { HandlerDeps } from '#messaging/handler-deps.ts';
 import { conditionalWrite } from '#tables/conditions.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';

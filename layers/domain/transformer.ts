@@ -5,10 +5,10 @@ import type { ContentInput, Message } from '#contract/messages.ts';
 import { integerOf, numberOf } from '#contract/numbers.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { canonicalSlice, stompHeaders } from '#contract/wire.ts';
+import type { Logger } from '#log/logger.ts';
+import { toMqMessage } from '#messaging/mq-event.ts';
+import { park } from '#messaging/park.ts';
 import { destinations, splitDestination } from '#routes/destinations.ts';
-import type { Logger } from '#runtime/log.ts';
-import { toMqMessage } from '#runtime/mq-event.ts';
-import { park } from '#runtime/park.ts';
 import { type PayloadSettings, SlicePayloads } from './payloads.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */

@@ -18,7 +18,7 @@ export interface LogQuery {
   readonly next?: string;
 }
 
-/** One JSON log line as written by `layers/runtime/log.ts`, with where it was read. */
+/** One JSON log line as written by `layers/log/logger.ts`, with where it was read. */
 export interface LogLine {
   readonly time: string;
   readonly level: string;

@@ -3,7 +3,7 @@ import { queryAll } from '#tables/pages.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 
-/** A message a handler took or refused, as recorded by `layers/runtime/message-log.ts`. */
+/** A message a handler took or refused, as recorded by `layers/messaging/message-log.ts`. */
 export interface MessageRow {
   readonly run_id: string;
   readonly msg_type: string;

@@ -1,7 +1,7 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
+import type { Logger } from '#log/logger.ts';
 import { readCredentials } from './credentials.ts';
-import type { Logger } from './log.ts';
 
 /**
  * The broker named by the environment: BROKER_URL with BROKER_CREDENTIALS_FILE (local) or BROKER_SECRET_ARN

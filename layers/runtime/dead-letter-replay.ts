@@ -1,9 +1,9 @@
 import type { BrokerPort, ReceivedMessage } from '#broker/port.ts';
 import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
+import type { Logger } from '#log/logger.ts';
+import { toMqMessage } from '#messaging/mq-event.ts';
+import { REPLAYS_HEADER, TRANSIENT_HEADER } from '#messaging/park.ts';
 import { deadLetterQueue, routes } from '#routes/route-table.ts';
-import type { Logger } from './log.ts';
-import { toMqMessage } from './mq-event.ts';
-import { REPLAYS_HEADER, TRANSIENT_HEADER } from './park.ts';
 
 // Putting parked messages back: by hand (`testbed dlq replay`, local/dead-letters.ts) and, for messages parked
 // after a transient failure (mqHandler in AWS), automatically with back-off (the scheduled pilot watchdog).

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
+import { type Logger, loggerFromEnv } from '#log/logger.ts';
 import { physicalTableName, type TableName, tables } from '#tables/definitions.ts';
 import { brokerFromEnv } from './broker-env.ts';
-import { type Logger, loggerFromEnv } from './log.ts';
 
 /**
  * Adapters built from the environment, once per process: a Lambda execution environment or the local
@@ -41,7 +41,7 @@ export function tableNames(env: NodeJS.ProcessEnv = process.env): Record<TableNa
 
 /**
  * Bounded waits: without them a request to a DynamoDB that stopped answering hangs until the Lambda times out;
- * with them it fails as a transient error (layers/runtime/failures.ts), which is retried.
+ * with them it fails as a transient error (layers/messaging/failures.ts), which is retried.
  */
 const requestHandler = { connectionTimeout: 3_000, requestTimeout: 20_000, throwOnRequestTimeout: true };
 

@@ -1,16 +1,13 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { ContractError, decodeMessage, type Message, type MsgType } from '#contract/messages.ts';
-import { isTransient } from './failures.ts';
-import type { Logger } from './log.ts';
-import { recordMessages, type TakenMessage } from './message-log.ts';
-import { type MqEvent, type MqMessage, messageBody } from './mq-event.ts';
-import { park, type Refusal } from './park.ts';
+import type { Logger } from '#log/logger.ts';
+import { isTransient } from '#messaging/failures.ts';
+import type { HandlerDeps } from '#messaging/handler-deps.ts';
+import { recordMessages, type TakenMessage } from '#messaging/message-log.ts';
+import { type MqEvent, type MqMessage, messageBody } from '#messaging/mq-event.ts';
+import { park, type Refusal } from '#messaging/park.ts';
 
 /** What every handler needs from its surroundings; the domain function gets more (tables, stores). */
-export interface HandlerDeps {
-  readonly broker: BrokerPort;
-  readonly log: Logger;
-}
 
 export interface BatchOutcome {
   readonly accepted: number;

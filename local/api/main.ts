@@ -1,8 +1,8 @@
 // The local monitor as a process of its own, started by `testbed up`: the API and the dashboard.
 import { writeFileSync } from 'node:fs';
+import { createLogger } from '#log/logger.ts';
 import { monitorContext } from '#query/context.ts';
 import { Monitor } from '#query/monitor.ts';
-import { createLogger } from '#runtime/log.ts';
 import { apiReadyFile } from '../stack.ts';
 import { startMonitorServer } from './server.ts';
 

@@ -17,8 +17,8 @@ import {
 import { localPilotLauncher } from '#local/pilot-launcher.ts';
 import { stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';
+import { createLogger, type Logger } from '#log/logger.ts';
 import { tableNames } from '#runtime/env.ts';
-import { createLogger, type Logger } from '#runtime/log.ts';
 import { documents } from '#tables/documents.ts';
 import { startTestBroker, type TestBroker } from '../support/broker.ts';
 import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';

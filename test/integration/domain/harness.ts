@@ -5,9 +5,9 @@ import { decodeMessage, type Message, type MsgType, makeMessage } from '#contrac
 import type { DomainDeps } from '#domain/deps.ts';
 import { recordSliceResults } from '#domain/slices.ts';
 import { registerStfs, sliceStfs } from '#domain/stfs.ts';
+import { createLogger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
 import { tableNames } from '#runtime/env.ts';
-import { createLogger } from '#runtime/log.ts';
 import { stfFileName } from '#stf/format.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';

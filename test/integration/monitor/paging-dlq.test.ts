@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
-import { createLogger } from '#runtime/log.ts';
-import { park } from '#runtime/park.ts';
+import { createLogger } from '#log/logger.ts';
+import { park } from '#messaging/park.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { testbed } from '../../support/cli.ts';
 

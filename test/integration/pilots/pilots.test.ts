@@ -17,9 +17,9 @@ import {
 import { localPilotLauncher, pilotDaemon } from '#local/pilot-launcher.ts';
 import { readPid, stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';
+import { mqEvent, toMqMessage } from '#messaging/mq-event.ts';
 import { destinations } from '#routes/destinations.ts';
 import { environment, tableNames } from '#runtime/env.ts';
-import { mqEvent, toMqMessage } from '#runtime/mq-event.ts';
 import { documents } from '#tables/documents.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { capture } from '../../support/capture.ts';

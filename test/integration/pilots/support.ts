@@ -8,8 +8,8 @@ import {
   type Message,
   makeMessage,
 } from '#contract/messages.ts';
+import { createLogger, type Logger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
-import { createLogger, type Logger } from '#runtime/log.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { generateStf, stfFileName } from '#stf/format.ts';
 import { planSlices } from '#stf/slicing.ts';

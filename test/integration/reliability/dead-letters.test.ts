@@ -4,12 +4,12 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { type DeadLetter, listDeadLetters, replayDeadLetters } from '#local/dead-letters.ts';
 import { type Runner, startRunner } from '#local/runner.ts';
+import { createLogger } from '#log/logger.ts';
+import type { MqEvent } from '#messaging/mq-event.ts';
+import { park } from '#messaging/park.ts';
 import { destinations } from '#routes/destinations.ts';
 import { routeFor } from '#routes/route-table.ts';
-import { createLogger } from '#runtime/log.ts';
-import type { MqEvent } from '#runtime/mq-event.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
-import { park } from '#runtime/park.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { capture } from '../../support/capture.ts';
 

@@ -8,9 +8,9 @@ import { recordTransformerEnd, recordTransformerHeartbeat, recordTransformerStar
 import { endRuns, openRuns, pauseRuns, resumeRuns, startRuns } from '#domain/runs.ts';
 import { recordSliceResults, sliceKey } from '#domain/slices.ts';
 import { registerStfs, sliceStfs } from '#domain/stfs.ts';
+import { createLogger } from '#log/logger.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
 import { tableNames } from '#runtime/env.ts';
-import { createLogger } from '#runtime/log.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 

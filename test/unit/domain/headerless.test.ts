@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, test } from 'vitest';
 import { MAX_BODY_BYTES } from '#contract/messages.ts';
 import { classifyByBody } from '#domain/headerless.ts';
-import { NO_RUN } from '#runtime/message-log.ts';
+import { NO_RUN } from '#messaging/message-log.ts';
 
 interface Sample {
   source: string;

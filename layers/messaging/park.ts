@@ -1,6 +1,6 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '#log/logger.ts';
 
 /** Marks a message parked because a part it needs was away (isTransient), not because it is poison. */
 export const TRANSIENT_HEADER = 'dlq_transient';

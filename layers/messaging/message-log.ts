@@ -3,8 +3,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '#contract/messages.ts';
 import { fromEpochMicros, nowTimestamp } from '#contract/timestamps.ts';
+import type { Logger } from '#log/logger.ts';
 import { documents } from '#tables/documents.ts';
-import type { Logger } from './log.ts';
 import { type MqMessage, messageBody } from './mq-event.ts';
 
 /** How much of a message's content the record keeps: enough to read, bounded for DynamoDB's 400 KB items. */

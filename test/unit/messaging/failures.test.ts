@@ -4,7 +4,7 @@ import net from 'node:net';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '#local/processes.ts';
-import { awaitedDependency, isTransient } from '#runtime/failures.ts';
+import { awaitedDependency, isTransient } from '#messaging/failures.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 
 /** A DynamoDB client as the handlers build one, without the SDK's own retries (one attempt, one error). */
