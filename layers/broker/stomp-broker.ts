@@ -56,6 +56,8 @@ interface Connection extends Outlet {
 }
 
 const hours = 3_600_000;
+/** How soon a subscription the broker refused after a reconnect is asked for again. */
+const resubscribeDelayMs = 1_000;
 /** Frame headers the port writes itself; a caller's value would break framing or routing. */
 const reservedHeaders = new Set(['destination', 'receipt', 'content-length']);
 
@@ -300,10 +302,21 @@ class StompBroker implements BrokerPort {
         }
       },
       (message) => {
+        c.session.forget(sub.id);
+        if (sub.confirmed && sub.active) {
+          // Accepted once, refused after a reconnect: a broker still starting (its authorization or
+          // destinations not loaded) refuses for a while. Dropping the subscription would leave its queue
+          // unconsumed for good, so it is asked for again until the broker takes it.
+          this.log(`subscription to ${sub.headers.destination} refused again (${message}); asking again`);
+          const retry = setTimeout(() => {
+            if (sub.active && this.current === c) this.subscribeOn(c, sub);
+          }, resubscribeDelayMs);
+          c.onLost.add(() => clearTimeout(retry));
+          return;
+        }
         // A bad selector or a forbidden destination: re-subscribing would only fail again.
         this.subscriptions.delete(sub);
         sub.active = false;
-        c.session.forget(sub.id);
         this.log(`subscription to ${sub.headers.destination} refused: ${message}`);
         sub.ready.reject(
           new Error(

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectBroker } from '#broker/stomp-broker.ts';
+import { eventually } from '../../support/local-stack.ts';
 
 interface Frame {
   readonly command: string;
@@ -10,9 +11,12 @@ interface Frame {
 
 /**
  * A scripted STOMP server (ActiveMQ offers no easy way to refuse a SEND): it answers every receipt, except
- * for SENDs to `/queue/refused`, which get an ERROR frame, as ActiveMQ sends for a refused frame.
+ * for SENDs to `/queue/refused`, which get an ERROR frame, as ActiveMQ sends for a refused frame, and the
+ * SUBSCRIBEs that `refuseSubscribe` names (by connection and by their count on it).
  */
-async function startRefusingServer() {
+async function startRefusingServer(
+  refuseSubscribe: (connection: number, nth: number) => boolean = () => false,
+) {
   const connections: Frame[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -37,6 +41,11 @@ async function startRefusingServer() {
         if (command === 'CONNECT') socket.write('CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0');
         else if (command === 'SEND' && headers.destination === '/queue/refused') {
           socket.write(`ERROR\n${receipt}message:not allowed to send to /queue/refused\n\n\0`);
+        } else if (
+          command === 'SUBSCRIBE' &&
+          refuseSubscribe(connections.length - 1, frames.filter((f) => f.command === 'SUBSCRIBE').length)
+        ) {
+          socket.write(`ERROR\n${receipt}message:broker not ready\n\n\0`);
         } else if (receipt) socket.write(`RECEIPT\n${receipt}\n\0`);
       }
     });
@@ -45,6 +54,10 @@ async function startRefusingServer() {
   return {
     url: `stomp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     connections,
+    /** Drops every client connection, as a broker that dies does. */
+    dropAll: async () => {
+      for (const s of sockets) s.destroy();
+    },
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -59,8 +72,8 @@ describe('Broker port refusals', () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  const start = async () => {
-    const server = await startRefusingServer();
+  const start = async (refuseSubscribe?: (connection: number, nth: number) => boolean) => {
+    const server = await startRefusingServer(refuseSubscribe);
     cleanup.push(server.close);
     const lines: string[] = [];
     const port = await connectBroker({
@@ -107,5 +120,29 @@ describe('Broker port refusals', () => {
       ['third', true],
     ]);
     expect(lines.some((l) => l.includes('lost (not allowed'))).toBe(true);
+  });
+
+  it('asks again for a subscription the broker refuses after a reconnect, instead of giving it up', async () => {
+    // Prepare: on the second connection, the first SUBSCRIBE is refused (a broker still starting)
+    const { server, port, lines } = await start((connection, nth) => connection === 1 && nth === 1);
+    const subscription = port.subscribe('/queue/kept', { ack: 'client-individual' }, () => {});
+    await subscription.ready;
+
+    // Act: the connection drops; the port reconnects and subscribes again
+    await server.dropAll();
+    await eventually(
+      'the subscription asked for again',
+      () => (server.connections[1] ?? []).filter((f) => f.command === 'SUBSCRIBE').length >= 2,
+      5_000,
+      20,
+    );
+
+    // Assess
+    const again = (server.connections[1] ?? []).filter((f) => f.command === 'SUBSCRIBE');
+    expect(again.map((f) => f.headers.destination)).toEqual(['/queue/kept', '/queue/kept']);
+    expect(again[0]?.headers.id).toBe(again[1]?.headers.id);
+    expect(
+      lines.some((l) => l.includes('subscription to /queue/kept refused again (broker not ready)')),
+    ).toBe(true);
   });
 });
