@@ -148,6 +148,24 @@ function gone(pid: number): boolean {
   }
 }
 
+/** What the stack's logs say about a run that did not complete: read in the test's output, the folder is gone. */
+function diagnosis(runId: string): string {
+  const logs = join(s.stack.stateDir, 'logs');
+  const tail = (file: string, n: number, keep: (line: string) => boolean = () => true): string[] =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(keep).slice(-n) : [];
+  const notInfo = (l: string) => l !== '' && !/"level":"info"/i.test(l);
+  const pilots = existsSync(join(logs, 'pilots'))
+    ? readdirSync(join(logs, 'pilots')).filter((f) => f.startsWith(`${runId}-`))
+    : [];
+  return [
+    '--- runner.log (not info) ---',
+    ...tail(join(logs, 'runner.log'), 60, notInfo),
+    ...pilots.flatMap((f) => [`--- pilots/${f} ---`, ...tail(join(logs, 'pilots', f), 15)]),
+    '--- activemq.log ---',
+    ...tail(join(logs, 'activemq.log'), 20),
+  ].join('\n');
+}
+
 const jcmd = (): string => (existsSync('/usr/bin/jcmd') ? '/usr/bin/jcmd' : 'jcmd');
 
 for (const o of outages)
@@ -215,6 +233,7 @@ for (const o of outages)
               .stdout
           : '';
         const by = (state: string) => records.slices.filter((x) => x.state === state).length;
+        if (exit.code !== 0) console.log(diagnosis(runId));
         console.log(
           `outage ${o.part} ${o.seconds} s (${how}): run ${runId} completed ${((t.done - t.back) / 1000).toFixed(0)} s ` +
             `after the part was back; slices ${by('done')} done, ${by('failed')} failed; CLI exit ${exit.code}`,
