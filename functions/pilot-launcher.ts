@@ -1,7 +1,7 @@
 // The pilot launcher's composition, apart from functions/deps.ts: only the entries that start or watch
 // pilots carry the ECS launcher in their bundle.
 import { ecsPilotLauncherFromEnv } from '#domain/ecs-launcher.ts';
-import type { PilotLauncher } from '#domain/pilots.ts';
+import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
 
 let launcher: Promise<PilotLauncher> | undefined;
 

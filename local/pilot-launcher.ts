@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PilotLauncher, PilotSpec, PilotStatus } from '#domain/pilots.ts';
+import type { PilotLauncher, PilotSpec, PilotStatus } from '#domain/pilot-launcher-port.ts';
 import { bundleTransformer } from '../functions/bundling.ts';
 import { type Daemon, readPid, startDaemon } from './processes.ts';
 

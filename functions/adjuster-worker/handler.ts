@@ -1,4 +1,4 @@
-import { adjustWorkers } from '#domain/pilots.ts';
+import { adjustWorkers } from '#domain/worker-adjuster.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 import { handlerDeps } from '../deps.ts';
 import { pilotLauncher } from '../pilot-launcher.ts';

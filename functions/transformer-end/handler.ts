@@ -1,4 +1,4 @@
-import { recordTransformerEnd } from '#domain/pilots.ts';
+import { recordTransformerEnd } from '#domain/pilot-lifecycle.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 import { handlerDeps } from '../deps.ts';
 

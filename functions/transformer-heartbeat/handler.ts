@@ -1,4 +1,4 @@
-import { recordTransformerHeartbeat } from '#domain/pilots.ts';
+import { recordTransformerHeartbeat } from '#domain/pilot-lifecycle.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 import { handlerDeps } from '../deps.ts';
 

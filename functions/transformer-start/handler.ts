@@ -1,4 +1,4 @@
-import { recordTransformerStart } from '#domain/pilots.ts';
+import { recordTransformerStart } from '#domain/pilot-lifecycle.ts';
 import { mqHandler } from '#runtime/mq-handler.ts';
 import { handlerDeps } from '../deps.ts';
 

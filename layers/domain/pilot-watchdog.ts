@@ -3,25 +3,16 @@ import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
 import { documents } from '#tables/documents.ts';
 import { scanAll } from '#tables/pages.ts';
 import type { RunConfig } from './deps.ts';
+import { describeExit, type PilotStatus, pilotStatus } from './pilot-launcher-port.ts';
 import {
-  describeExit,
   isLiveState,
-  MAX_PILOT_ATTEMPTS,
-  markEnded,
-  markLost,
+  LOST_AFTER_INTERVALS,
   type PilotRecord,
-  type PilotSlotDeps,
-  type PilotStatus,
-  pilotDefaults,
-  pilotStatus,
   queryPilots,
   spentAttempts,
-  startInSlot,
-  transformerEnv,
-} from './pilots.ts';
-
-/** A pilot silent for this many heartbeat intervals is lost, whether or not its process still runs. */
-export const LOST_AFTER_INTERVALS = 3;
+} from './pilot-records.ts';
+import { pilotDefaults, transformerEnv } from './pilot-settings.ts';
+import { MAX_PILOT_ATTEMPTS, markEnded, markLost, type PilotSlotDeps, startInSlot } from './pilot-slots.ts';
 
 export interface WatchdogDeps extends PilotSlotDeps {
   /** Epoch milliseconds. @default Date.now */
@@ -63,7 +54,7 @@ export interface WatchOutcome {
 }
 
 /** The runs item attributes the watchdog reads. */
-interface OpenRun {
+interface WatchedRun {
   readonly run_id: string;
   readonly namespace?: string;
   readonly task_id?: number;
@@ -76,7 +67,7 @@ interface OpenRun {
 export const MAX_REFILLS = 20;
 
 /** An STF registered and not yet completed: its slices wait in the queue, or their results do. */
-const hasPendingStfs = (run: OpenRun): boolean =>
+const hasPendingStfs = (run: WatchedRun): boolean =>
   [...(run.registered_stfs ?? [])].some((sequence) => !run.completed_stfs?.has(sequence));
 
 /**
@@ -95,7 +86,7 @@ const hasPendingStfs = (run: OpenRun): boolean =>
 export async function watchPilots(deps: WatchdogDeps, o: WatchdogOptions = {}): Promise<WatchOutcome[]> {
   const now = deps.now ?? Date.now;
   const runs = await Promise.all(
-    (await openRuns(deps, o.runId)).map(async (run) => ({
+    (await runsToWatch(deps, o.runId)).map(async (run) => ({
       run,
       pilots: await queryPilots(deps, run.run_id),
     })),
@@ -123,18 +114,19 @@ function silentS(p: PilotRecord, nowMs: number): number {
   return sign === undefined ? Number.POSITIVE_INFINITY : nowMs / 1000 - toEpochMicros(sign) / 1e6;
 }
 
-function settingOf(run: OpenRun, key: keyof typeof pilotDefaults): number {
+function settingOf(run: WatchedRun, key: keyof typeof pilotDefaults): number {
   return numberOf(run.config?.[key]) ?? pilotDefaults[key];
 }
 
-const intervalOf = (run: OpenRun): number => {
+const intervalOf = (run: WatchedRun): number => {
   const s = settingOf(run, 'heartbeat_interval');
   return s > 0 ? s : pilotDefaults.heartbeat_interval;
 };
 
-async function openRuns(deps: WatchdogDeps, runId: string | undefined): Promise<OpenRun[]> {
+/** The runs a pass looks after: not completed, their task open (or only `runId`'s, when given). */
+async function runsToWatch(deps: WatchdogDeps, runId: string | undefined): Promise<WatchedRun[]> {
   // Runs are few (one per execution): a Scan per pass is cheaper than keeping an index of open ones.
-  const { items } = await scanAll<OpenRun>(documents(deps.db), {
+  const { items } = await scanAll<WatchedRun>(documents(deps.db), {
     TableName: deps.tableNames.runs,
     ProjectionExpression: 'run_id, #namespace, task_id, config, registered_stfs, completed_stfs',
     FilterExpression:
@@ -161,7 +153,7 @@ const givenUp = (p: PilotRecord): boolean =>
 
 async function watchRun(
   deps: WatchdogDeps,
-  run: OpenRun,
+  run: WatchedRun,
   recorded: PilotRecord[],
   heard: boolean,
   o: WatchdogOptions,
@@ -272,7 +264,7 @@ async function watchRun(
 
 async function replace(
   deps: WatchdogDeps,
-  run: OpenRun,
+  run: WatchedRun,
   p: PilotRecord,
   knownAlive: boolean | undefined,
   outcome: WatchOutcome,
@@ -311,7 +303,7 @@ async function replace(
  */
 async function refill(
   deps: WatchdogDeps,
-  run: OpenRun,
+  run: WatchedRun,
   p: PilotRecord,
   outcome: WatchOutcome,
   log: WatchdogDeps['log'],
@@ -331,7 +323,7 @@ async function refill(
 
 function startAgain(
   deps: WatchdogDeps,
-  run: OpenRun,
+  run: WatchedRun,
   p: PilotRecord,
   log: WatchdogDeps['log'],
   refill: boolean,

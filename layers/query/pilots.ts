@@ -1,5 +1,6 @@
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { type PilotRecord, pilotDefaults } from '#domain/pilots.ts';
+import { LOST_AFTER_INTERVALS, type PilotRecord } from '#domain/pilot-records.ts';
+import { pilotDefaults } from '#domain/pilot-settings.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext, nowMs } from './context.ts';
 import { readRunItem } from './runs.ts';
@@ -10,9 +11,6 @@ import { readSliceResults, type SliceCounts, sliceCounts } from './slices.ts';
  * adjuster did not start (upstream's), which records no pilot; its hosts are the run's result hosts.
  */
 export const NO_ADJUSTER_PILOTS = 'no pilots started by the worker adjuster';
-
-/** A pilot silent for this many heartbeat intervals is reported lost. */
-export const LOST_AFTER_INTERVALS = 3;
 
 /** A pilots item as the faces list it: the record's fields, its state as seen now and its results. */
 export interface PilotRow
@@ -53,8 +51,9 @@ export function pilotState(
   intervalS: number,
   nowMsValue: number,
 ): { state: string; recorded_state?: string; silent_s?: number } {
-  const recorded = typeof p.state === 'string' ? p.state : 'unknown';
-  const lastSign = (p.last_heartbeat_at ?? p.started_at) as string | undefined;
+  const r = p as Partial<PilotRecord>;
+  const recorded = typeof r.state === 'string' ? r.state : 'unknown';
+  const lastSign = r.last_heartbeat_at ?? r.started_at;
   const silent =
     recorded === 'running' && lastSign ? nowMsValue / 1000 - toEpochMicros(lastSign) / 1e6 : undefined;
   const lost = silent !== undefined && silent > LOST_AFTER_INTERVALS * intervalS;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
-import type { PilotRecord } from '#domain/pilots.ts';
+import type { PilotRecord } from '#domain/pilot-records.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';

@@ -6,14 +6,12 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { makeMessage } from '#contract/messages.ts';
 import { fromEpochMicros } from '#contract/timestamps.ts';
+import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
+import { recordTransformerEnd } from '#domain/pilot-lifecycle.ts';
+import type { PilotRecord } from '#domain/pilot-records.ts';
+import { pilotIdFor } from '#domain/pilot-slots.ts';
 import { type WatchdogDeps, watchPilots } from '#domain/pilot-watchdog.ts';
-import {
-  adjustWorkers,
-  type PilotLauncher,
-  type PilotRecord,
-  pilotIdFor,
-  recordTransformerEnd,
-} from '#domain/pilots.ts';
+import { adjustWorkers } from '#domain/worker-adjuster.ts';
 import { localPilotLauncher } from '#local/pilot-launcher.ts';
 import { stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';

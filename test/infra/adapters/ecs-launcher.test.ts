@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { describe, expect, it, test } from 'vitest';
 import { ecsPilotLauncher, ecsPilotLauncherFromEnv, fargateSize, startedByOf } from '#domain/ecs-launcher.ts';
-import type { PilotSpec } from '#domain/pilots.ts';
+import type { PilotSpec } from '#domain/pilot-launcher-port.ts';
 
 /** An ECS that records what it is asked and holds tasks by `startedBy`. */
 function fakeEcs(o: { failures?: { reason: string }[] } = {}) {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PilotLauncher } from '#domain/pilots.ts';
+import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
 import { localPilotLauncher, pilotDaemon } from '#local/pilot-launcher.ts';
 import { stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';

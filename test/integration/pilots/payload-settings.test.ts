@@ -6,7 +6,7 @@ import { loadWorkflow, parseOverride } from '#config/workflow.ts';
 import { encodeMessage, type Message, makeMessage } from '#contract/messages.ts';
 import { simulateRun } from '#domain/daq.ts';
 import { readRun } from '#domain/deps.ts';
-import { transformerEnv } from '#domain/pilots.ts';
+import { transformerEnv } from '#domain/pilot-settings.ts';
 import { openRuns } from '#domain/runs.ts';
 import { transformerConfigFromEnv } from '#domain/transformer.ts';
 import { localPilotLauncher, payloadOutputDir } from '#local/pilot-launcher.ts';

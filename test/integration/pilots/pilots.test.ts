@@ -5,15 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { type ContentInput, encodeMessage, type Message, makeMessage } from '#contract/messages.ts';
+import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
 import {
-  adjustWorkers,
-  type PilotDeps,
-  type PilotLauncher,
-  type PilotRecord,
   recordTransformerEnd,
   recordTransformerHeartbeat,
   recordTransformerStart,
-} from '#domain/pilots.ts';
+} from '#domain/pilot-lifecycle.ts';
+import type { PilotRecord } from '#domain/pilot-records.ts';
+import { adjustWorkers, type PilotDeps } from '#domain/worker-adjuster.ts';
 import { localPilotLauncher, pilotDaemon } from '#local/pilot-launcher.ts';
 import { readPid, stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';

@@ -4,7 +4,11 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { type Message, type MsgType, makeMessage } from '#contract/messages.ts';
 import type { DomainDeps } from '#domain/deps.ts';
-import { recordTransformerEnd, recordTransformerHeartbeat, recordTransformerStart } from '#domain/pilots.ts';
+import {
+  recordTransformerEnd,
+  recordTransformerHeartbeat,
+  recordTransformerStart,
+} from '#domain/pilot-lifecycle.ts';
 import { endRuns, openRuns, pauseRuns, resumeRuns, startRuns } from '#domain/runs.ts';
 import { recordSliceResults, sliceKey } from '#domain/slices.ts';
 import { registerStfs, sliceStfs } from '#domain/stfs.ts';
