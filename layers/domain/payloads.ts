@@ -12,9 +12,9 @@ import { numberOf } from '#contract/numbers.ts';
 import { normaliseChecksum } from '#contract/wire.ts';
 import { isTransient } from '#messaging/failures.ts';
 import { analysePart } from '#stf/analysis.ts';
+import { StfFileCache } from '#stf/file-cache.ts';
 import { localCopyOf } from '#stf/s3-store.ts';
 import type { PayloadOutcome } from './payload-command.ts';
-import { StfFiles } from './stf-files.ts';
 
 export type { PayloadOutcome };
 
@@ -55,7 +55,7 @@ const commandModule = () => import('./payload-command.ts');
  * the slice's TF range of a synthetic STF (followed by that wait, to emulate reconstruction time).
  */
 export class SlicePayloads {
-  private readonly files = new StfFiles();
+  private readonly files = new StfFileCache();
   private readonly located = new Map<string, string>();
   private readonly command: { words: string[] } | { error: string } | undefined;
 

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { localStfStore, type StfStore } from './store.ts';
+import { localStfStore, type StfStore, stfPlace, writeWhole } from './store.ts';
 
 type S3Api = Pick<S3Client, 'send'>;
 
@@ -20,12 +19,8 @@ export function parseS3Url(url: string): { bucket: string; key: string } | undef
 
 /** The object key of an STF, grouped by run as the local store's folders are (`swf.<run>.run/<file>`). */
 export function stfKey(filename: string, prefix = ''): string {
-  if (filename !== path.basename(filename) || filename === '.' || filename === '..' || filename === '') {
-    throw new Error(`not a plain file name: ${JSON.stringify(filename)}`);
-  }
-  const run = /^swf\.([^.]+)\./.exec(filename)?.[1];
   const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  return run === undefined ? `${base}${filename}` : `${base}swf.${run}.run/${filename}`;
+  return `${base}${stfPlace(filename)}`;
 }
 
 export interface S3StfStoreOptions {
@@ -115,15 +110,6 @@ async function download(
   const { GetObjectCommand } = await s3Sdk();
   const out = await (await client).send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key }));
   if (!out.Body) throw new Error(`s3://${s3.bucket}/${s3.key}: empty response`);
-  const bytes = await out.Body.transformToByteArray();
-  await mkdir(path.dirname(target), { recursive: true });
-  const partial = `${target}.${randomUUID()}.partial`;
-  try {
-    await writeFile(partial, bytes);
-    await rename(partial, target);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw error;
-  }
+  await writeWhole(target, await out.Body.transformToByteArray());
   return target;
 }

@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
-import { checkRange, StfChecksumError, type StfPart, type TfRange, verifyStf } from '#stf/analysis.ts';
-import { adlerChecksum } from '#stf/checksum.ts';
-import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from '#stf/format.ts';
+import { checkRange, StfChecksumError, type StfPart, type TfRange, verifyStf } from './analysis.ts';
+import { adlerChecksum } from './checksum.ts';
+import { HEADER_PREFIX_BYTES, headerLengthOf, readHeader, type StfHeader } from './format.ts';
 
 /** STF files up to this size are read without leaving the event loop. */
 const syncReadBytes = 4 * 1024 * 1024;
@@ -19,15 +19,15 @@ interface LoadedStf {
  * STF files with their headers, each checksum-verified once: one read per slice at most. A verified file
  * up to `keepBytes` stays in memory (verifying read it whole anyway), so a slice costs no I/O at all.
  */
-export class StfFiles {
+export class StfFileCache {
   private static readonly maxFiles = 16;
   private static readonly keepBytes = 32 * 1024 * 1024;
   private static readonly totalKeptBytes = 256 * 1024 * 1024;
   private closing = false;
   /** Least recently used files go first; a file's size is the bytes it keeps (1 while loading or when open). */
   private readonly files = new LRUCache<string, Promise<LoadedStf>>({
-    max: StfFiles.maxFiles,
-    maxSize: StfFiles.totalKeptBytes,
+    max: StfFileCache.maxFiles,
+    maxSize: StfFileCache.totalKeptBytes,
     sizeCalculation: () => 1,
     dispose: (file) => {
       if (this.closing) return;
@@ -65,7 +65,7 @@ export class StfFiles {
     const key = `${path}\n${checksum ?? ''}`;
     const cached = this.files.get(key);
     if (cached) return cached;
-    const loading = loadStf(path, checksum, StfFiles.keepBytes);
+    const loading = loadStf(path, checksum, StfFileCache.keepBytes);
     this.files.set(key, loading);
     loading.then(
       (f) => {

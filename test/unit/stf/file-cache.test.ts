@@ -1,13 +1,13 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StfFiles } from '#domain/stf-files.ts';
 import { readStfRange, StfChecksumError } from '#stf/analysis.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
+import { StfFileCache } from '#stf/file-cache.ts';
 import { generateStf, stfFileName } from '#stf/format.ts';
 import { testDir } from '../../support/temp.ts';
 
-const dir = testDir('stf-files-');
+const dir = testDir('stf-file-cache-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes STF `sequence` of run 700100 and gives its path and checksum. */
@@ -18,10 +18,10 @@ function writeStf(sequence: number): { path: string; checksum: string } {
   return { path, checksum: adlerChecksum(bytes) };
 }
 
-describe('StfFiles', () => {
+describe('StfFileCache', () => {
   it('reads the same TFs as a direct read, also after more files than it keeps have been read', async () => {
     // Prepare
-    const files = new StfFiles();
+    const files = new StfFileCache();
     const stfs = Array.from({ length: 20 }, (_, i) => writeStf(i + 1));
     const [one] = stfs as [ReturnType<typeof writeStf>];
     const range = { start: 2, end: 5 };
@@ -38,7 +38,7 @@ describe('StfFiles', () => {
 
   it('refuses a file whose checksum does not match, every time', async () => {
     // Prepare
-    const files = new StfFiles();
+    const files = new StfFileCache();
     const stf = writeStf(99);
     // Act
     const reads = [1, 2].map(() => files.read(stf.path, '00000001', { start: 0, end: 1 }));
