@@ -1,7 +1,8 @@
 // The pilot's entry: one transformer for the run named in the environment, until it is told to stop.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { startTransformer, type Transformer, transformerConfigFromEnv } from '#domain/transformer.ts';
+import { startTransformer, type Transformer } from '#domain/transformer.ts';
+import { transformerConfigFromEnv } from '#domain/transformer-config.ts';
 import { loggerFromEnv } from '#log/logger.ts';
 import { brokerFromEnv } from '#runtime/broker-env.ts';
 

@@ -2,34 +2,13 @@ import { hostname as osHostname } from 'node:os';
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
 // Types only: the contract (and zod, ~15 MB of a pilot's memory) loads on the rare paths that need it.
 import type { ContentInput, Message } from '#contract/messages.ts';
-import { integerOf, numberOf } from '#contract/numbers.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
-import { canonicalSlice, stompHeaders } from '#contract/wire.ts';
+import { stompHeaders } from '#contract/wire.ts';
 import type { Logger } from '#log/logger.ts';
-import { toMqMessage } from '#messaging/mq-event.ts';
-import { park } from '#messaging/park.ts';
-import { destinations, splitDestination } from '#routes/destinations.ts';
-import { type PayloadSettings, SlicePayloads } from './payloads.ts';
-
-/** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
-export interface TransformerConfig extends PayloadSettings {
-  readonly runId: string;
-  readonly pilotId: string;
-  readonly taskId?: number;
-  /** Slices are selected by run_id and, when set, by namespace. */
-  readonly namespace?: string;
-  /** Tells restarts of one pilot id apart in the pilots table. */
-  readonly attempt?: number;
-  // stfStore, sliceProcessingTime and the payload command: PayloadSettings (payloads.ts).
-  /** Seconds between heartbeats. @default 5 */
-  readonly heartbeatInterval?: number;
-  /** Seconds without a slice before the transformer ends itself; 0 never. @default 60 */
-  readonly idleTimeout?: number;
-  /** @default os.hostname() */
-  readonly hostname?: string;
-  /** @default process.pid */
-  readonly pid?: number;
-}
+import { destinations } from '#routes/destinations.ts';
+import { SlicePayloads } from './payloads.ts';
+import type { TransformerConfig } from './transformer-config.ts';
+import { contract, handleSlice, type SliceHandling, type TransformerIdentity } from './transformer-slice.ts';
 
 export interface TransformerDeps {
   readonly broker: BrokerPort;
@@ -49,34 +28,6 @@ export interface Transformer {
   readonly ended: Promise<TransformerSummary>;
   /** Stops taking slices, finishes the current one, sends transformer_end. Later calls return the same. */
   stop(reason: string): Promise<TransformerSummary>;
-}
-
-const positiveOr = (v: string | undefined, fallback: number): number => {
-  const n = numberOf(v);
-  return n !== undefined && n >= 0 ? n : fallback;
-};
-
-/** The pilot's environment, as the worker adjuster's launcher sets it. */
-export function transformerConfigFromEnv(env: NodeJS.ProcessEnv): TransformerConfig {
-  const runId = env.RUN_ID;
-  if (!runId) throw new Error('environment variable RUN_ID is not set: the pilot does not know its run');
-  const taskId = integerOf(env.TASK_ID);
-  const attempt = integerOf(env.PILOT_ATTEMPT);
-  return {
-    runId,
-    pilotId: env.PILOT_ID || `${runId}-p00`,
-    ...(taskId !== undefined && { taskId }),
-    ...(env.NAMESPACE && { namespace: env.NAMESPACE }),
-    ...(attempt !== undefined && { attempt }),
-    ...(env.STF_STORE && { stfStore: env.STF_STORE }),
-    sliceProcessingTime: positiveOr(env.SLICE_PROCESSING_TIME, 0),
-    stfPatience: positiveOr(env.STF_PATIENCE, 60),
-    heartbeatInterval: positiveOr(env.HEARTBEAT_INTERVAL, 5),
-    idleTimeout: positiveOr(env.IDLE_TIMEOUT, 60),
-    ...(env.PAYLOAD_COMMAND?.trim() && { payloadCommand: env.PAYLOAD_COMMAND }),
-    payloadTimeout: positiveOr(env.PAYLOAD_TIMEOUT, 600) || 600,
-    ...(env.PAYLOAD_OUTPUT_DIR && { payloadOutputDir: env.PAYLOAD_OUTPUT_DIR }),
-  };
 }
 
 /** A JMS selector string literal. */
@@ -113,7 +64,7 @@ class SliceTransformer implements Transformer {
   private lastActivity = Date.now();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private readonly identityFields: ReturnType<SliceTransformer['identity']>;
+  private readonly sliceHandling: SliceHandling;
 
   constructor(
     private readonly config: TransformerConfig,
@@ -123,7 +74,13 @@ class SliceTransformer implements Transformer {
     this.pid = config.pid ?? process.pid;
     this.log = deps.log.child({ run_id: config.runId, pilot_id: config.pilotId });
     this.payloads = new SlicePayloads(config);
-    this.identityFields = this.identity();
+    this.sliceHandling = {
+      broker: deps.broker,
+      log: this.log,
+      payloads: this.payloads,
+      identity: this.identity(),
+      report: (content) => this.send('slice_result', content),
+    };
     this.ended = new Promise((resolve, reject) => {
       this.resolveEnded = resolve;
       this.rejectEnded = reject;
@@ -195,7 +152,7 @@ class SliceTransformer implements Transformer {
     }
   }
 
-  private identity() {
+  private identity(): TransformerIdentity {
     const c = this.config;
     return {
       hostname: this.hostname,
@@ -270,95 +227,9 @@ class SliceTransformer implements Transformer {
     return work;
   }
 
-  /**
-   * Parks a slice this transformer cannot finish in the slice queue's dead-letter queue with the reason,
-   * then acks it. Never a NACK: without the broker's redelivery plugin ActiveMQ parks a nacked message at
-   * once with no reason. If even parking fails (the connection is closed), the slice stays unacked and
-   * the broker hands it to another transformer.
-   */
-  private async giveUp(m: ReceivedMessage, reason: string): Promise<void> {
-    try {
-      await park(this.deps.broker, this.log, {
-        queue: slicesQueue,
-        body: m.body,
-        headers: toMqMessage(m).properties,
-        reason,
-        handler: 'transformer',
-        messageId: m.messageId,
-      });
-      m.ack();
-    } catch (error) {
-      this.log.error('slice not parked: left to the broker for redelivery', {
-        messageId: m.messageId,
-        reason,
-        error: (error as Error).message,
-      });
-    }
-  }
-
   private async process(m: ReceivedMessage): Promise<void> {
-    const processingStartAt = nowTimestamp();
-    let slice: Message<'slice'>;
-    try {
-      slice = canonicalSlice(m.body, m.headers) ?? (await fullyDecodedSlice(m));
-    } catch (error) {
-      // Without a readable slice there is nothing to report against, now or on any redelivery: park it.
-      await this.giveUp(m, `unreadable slice: ${(error as Error).message}`);
-      return;
-    }
-    const c = slice.content;
-    const outcome = await this.payloads.run(c);
-    const processedAt = nowTimestamp();
-    try {
-      await this.send('slice_result', {
-        requested_at: slice.created_at,
-        processing_start_at: processingStartAt,
-        processed_at: processedAt,
-        state: outcome.state,
-        ...(outcome.state === 'failed' ? { error: outcome.error } : {}),
-        ...this.identityFields,
-        filename: c.filename,
-        slice_id: c.slice_id,
-        start: c.start,
-        end: c.end,
-        // Upstream's requests carry an id their results answer to.
-        ...(c.req_id !== undefined && { req_id: c.req_id }),
-        ...(outcome.state === 'done' ? { result: outcome.result } : {}),
-        // Its delay includes an earlier delivery (a pilot that died or stopped holding it).
-        ...(m.redelivered && { redelivered: true }),
-      });
-    } catch (error) {
-      // publish() waits out a lost connection, so it fails only when closed or refused by the broker.
-      this.log.error('slice_result not sent', {
-        filename: c.filename,
-        slice_id: c.slice_id,
-        error: (error as Error).message,
-      });
-      await this.giveUp(m, `slice_result not sent: ${(error as Error).message}`);
-      return;
-    }
-    m.ack();
-    if (outcome.state === 'done') this.stats.slicesDone++;
-    else {
-      this.stats.slicesFailed++;
-      this.log.warn('slice failed', { filename: c.filename, slice_id: c.slice_id, error: outcome.error });
-    }
+    const outcome = await handleSlice(m, this.sliceHandling);
+    if (outcome === 'done') this.stats.slicesDone++;
+    else if (outcome === 'failed') this.stats.slicesFailed++;
   }
-}
-
-/** The slice queue's name, as park() takes it. */
-const slicesQueue = splitDestination(destinations.slices).name;
-
-/** The contract, loaded on first use: a pilot that only sees canonical slices never needs zod. */
-const contract = () => import('#contract/messages.ts');
-
-/** The contract's decoding, for slices in any other form; throws ContractError for what it refuses. */
-async function fullyDecodedSlice(m: ReceivedMessage): Promise<Message<'slice'>> {
-  const { decodeMessage, ContractError } = await contract();
-  const msg = decodeMessage(m.body, {
-    headers: m.headers,
-    receivedAt: Number(m.headers.timestamp) || Date.now(),
-  });
-  if (msg.msg_type !== 'slice') throw new ContractError(`msg_type "${msg.msg_type}" on the slice queue`);
-  return msg;
 }

@@ -8,7 +8,7 @@ import { simulateRun } from '#domain/daq.ts';
 import { readRun } from '#domain/deps.ts';
 import { transformerEnv } from '#domain/pilot-settings.ts';
 import { openRuns } from '#domain/runs.ts';
-import { transformerConfigFromEnv } from '#domain/transformer.ts';
+import { transformerConfigFromEnv } from '#domain/transformer-config.ts';
 import { localPilotLauncher, payloadOutputDir } from '#local/pilot-launcher.ts';
 import { isAlive, stopDaemon } from '#local/processes.ts';
 import { credentialsFile } from '#local/state.ts';

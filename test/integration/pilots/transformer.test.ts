@@ -5,12 +5,8 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
-import {
-  startTransformer,
-  type Transformer,
-  type TransformerConfig,
-  transformerConfigFromEnv,
-} from '#domain/transformer.ts';
+import { startTransformer, type Transformer } from '#domain/transformer.ts';
+import { type TransformerConfig, transformerConfigFromEnv } from '#domain/transformer-config.ts';
 import { destinations } from '#routes/destinations.ts';
 import { analyseSlice } from '#stf/analysis.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
