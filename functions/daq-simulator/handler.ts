@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { loadWorkflow, type WorkflowConfig } from '#config/workflow.ts';
-import { type DaqDeps, type DaqResult, realClock, simulateRun } from '#domain/daq.ts';
+import { type DaqDeps, type DaqResult, simulateRun } from '#domain/daq.ts';
+import { realClock } from '#domain/daq-clock.ts';
 import { environment } from '#runtime/env.ts';
 import { stfStoreFor } from '#stf/s3-store.ts';
 

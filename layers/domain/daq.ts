@@ -1,50 +1,29 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import type { WorkflowConfig } from '#config/workflow.ts';
 import { type ContentInput, encodeMessage, makeMessage } from '#contract/messages.ts';
-import { fromEpochMicros } from '#contract/timestamps.ts';
 import type { Logger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
 import { adlerChecksum } from '#stf/checksum.ts';
 import { generateStf, stfFileName } from '#stf/format.ts';
 import type { StfStore } from '#stf/store.ts';
-import { isConditionFailed } from '#tables/conditions.ts';
-import type { TableName } from '#tables/definitions.ts';
-import { documents } from '#tables/documents.ts';
-import { type DaqBroadcast, type DaqState, type DaqStep, type DaqSubstate, planRun } from './daq-plan.ts';
+import {
+  type DaqCheckpoint,
+  type DaqTables,
+  datasetName,
+  isCancelled,
+  saveCheckpoint,
+} from './daq-checkpoints.ts';
+import { type DaqClock, daqTime, timestampAt } from './daq-clock.ts';
+import { type DaqBroadcast, type DaqStep, planRun } from './daq-plan.ts';
+import { type DaqRequest, startOrContinueRun } from './daq-run-start.ts';
 
-export * from './daq-plan.ts';
-
-/** Run numbers start here, as in the upstream testbed's run monitor. */
-export const FIRST_RUN_NUMBER = 100010;
 /** Default time kept back from the Lambda time limit to finish a step, checkpoint and chain. */
 export const DEFAULT_MARGIN_MS = 30_000;
 
 export type DaqMsgType = DaqBroadcast | 'stf_gen';
 
-export interface DaqRequest {
-  readonly workflow: WorkflowConfig;
-  readonly user: string;
-  /** Set by a chained invocation: resume this run from its checkpoint. */
-  readonly continuation?: { readonly run_id: string };
-  /**
-   * Identifies the invocation that starts a run (Lambda's request id): a retried invocation takes up the
-   * run its first attempt started instead of starting another one.
-   */
-  readonly invocationId?: string;
-}
-
-export interface DaqClock {
-  /** Wall time, epoch ms (fractions allowed). */
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export interface DaqDeps {
+export interface DaqDeps extends DaqTables {
   readonly broker: BrokerPort;
-  readonly db: DynamoDBClient;
-  readonly tableNames: Record<TableName, string>;
   readonly log: Logger;
   readonly stfStore: StfStore;
   readonly clock: DaqClock;
@@ -71,215 +50,6 @@ export interface DaqResult {
   readonly dataset: string;
 }
 
-/** The DAQ simulator's progress, in the run item's `daq` map. */
-export interface DaqCheckpoint {
-  readonly execution_id: string;
-  readonly workflow: string;
-  readonly user: string;
-  readonly namespace: string;
-  /** Wall time (epoch ms) of simulated tick 0: realtime waits aim at origin_ms + the step's tick. */
-  readonly origin_ms: number;
-  /** Index of the next step of the plan to do. */
-  readonly step: number;
-  readonly period: number;
-  readonly next_sequence: number;
-  /** Simulated seconds at the last step done. */
-  readonly simulation_tick: number;
-  readonly state: DaqState;
-  readonly substate: DaqSubstate;
-  readonly status: 'running' | 'ended';
-  readonly updated_at: string;
-}
-
-export const realClock: DaqClock = {
-  now: () => performance.timeOrigin + performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-const timestampAt = (epochMs: number): string => fromEpochMicros(Math.round(epochMs * 1000));
-
-/** Upstream's STF time format, `%Y%m%d%H%M%S%f` in UTC: 20 digits. */
-export function daqTime(epochMs: number): string {
-  return timestampAt(epochMs).replace(/\D/g, '');
-}
-
-export const datasetName = (runId: string): string => `swf.${runId}.run`;
-
-/** Adds one to a counter and returns the new value; a missing counter counts from `start`. */
-async function increment(
-  deps: Pick<DaqDeps, 'db' | 'tableNames'>,
-  counter: string,
-  start: number,
-): Promise<number> {
-  const out = await documents(deps.db).send(
-    new UpdateCommand({
-      TableName: deps.tableNames.counters,
-      Key: { counter },
-      UpdateExpression: 'SET #v = if_not_exists(#v, :start) + :one',
-      ExpressionAttributeNames: { '#v': 'value' },
-      ExpressionAttributeValues: { ':start': start, ':one': 1 },
-      ReturnValues: 'UPDATED_NEW',
-    }),
-  );
-  return out.Attributes?.value as number;
-}
-
-/** The next run number: 100010, 100011, ... */
-export async function allocateRunNumber(deps: Pick<DaqDeps, 'db' | 'tableNames'>): Promise<string> {
-  return String(await increment(deps, 'run_number', FIRST_RUN_NUMBER - 1));
-}
-
-/** `<workflow>-<user>-<seq:04d>`, counted per workflow and user from 0001. */
-export async function allocateExecutionId(
-  deps: Pick<DaqDeps, 'db' | 'tableNames'>,
-  workflow: string,
-  user: string,
-): Promise<string> {
-  const seq = await increment(deps, `execution:${workflow}:${user}`, 0);
-  return `${workflow}-${user}-${String(seq).padStart(4, '0')}`;
-}
-
-/** The run an invocation started, claimed once: a retried invocation gets the first attempt's run. */
-async function claimRun(deps: DaqDeps, invocationId: string, runId: string): Promise<string> {
-  const doc = documents(deps.db);
-  const counter = `invocation:${invocationId}`;
-  try {
-    await doc.send(
-      new UpdateCommand({
-        TableName: deps.tableNames.counters,
-        Key: { counter },
-        UpdateExpression: 'SET #v = :run',
-        ConditionExpression: 'attribute_not_exists(#c)',
-        ExpressionAttributeNames: { '#v': 'value', '#c': 'counter' },
-        ExpressionAttributeValues: { ':run': Number(runId) },
-      }),
-    );
-    return runId;
-  } catch (error) {
-    if (!isConditionFailed(error)) throw error;
-    const out = await doc.send(new GetCommand({ TableName: deps.tableNames.counters, Key: { counter } }));
-    return String(out.Item?.value);
-  }
-}
-
-export async function loadCheckpoint(
-  deps: Pick<DaqDeps, 'db' | 'tableNames'>,
-  runId: string,
-): Promise<DaqCheckpoint | undefined> {
-  const out = await documents(deps.db).send(
-    new GetCommand({
-      TableName: deps.tableNames.runs,
-      Key: { run_id: runId },
-      ProjectionExpression: '#daq',
-      ExpressionAttributeNames: { '#daq': 'daq' },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item?.daq as DaqCheckpoint | undefined;
-}
-
-/**
- * Saves the checkpoint if the stored one is still at `previousStep` (none when undefined) and the run is
- * not cancelled; false otherwise (another invocation got further, or the run was cancelled). Upserts the
- * run item with what the DAQ knows of the run.
- */
-async function saveCheckpoint(
-  deps: DaqDeps,
-  runId: string,
-  checkpoint: DaqCheckpoint,
-  previousStep: number | undefined,
-): Promise<boolean> {
-  try {
-    await documents(deps.db).send(
-      new UpdateCommand({
-        TableName: deps.tableNames.runs,
-        Key: { run_id: runId },
-        UpdateExpression:
-          'SET #daq = :daq, #ns = if_not_exists(#ns, :ns), #eid = if_not_exists(#eid, :eid), ' +
-          '#wf = if_not_exists(#wf, :wf), #ds = if_not_exists(#ds, :ds), #created = if_not_exists(#created, :now)',
-        ConditionExpression: `${
-          previousStep === undefined ? 'attribute_not_exists(#daq)' : '#daq.#step = :previous'
-        } AND attribute_not_exists(#cancelled)`,
-        ExpressionAttributeNames: {
-          '#daq': 'daq',
-          '#ns': 'namespace',
-          '#eid': 'execution_id',
-          '#wf': 'workflow',
-          '#ds': 'dataset',
-          '#created': 'created_at',
-          '#cancelled': 'cancelled_at',
-          ...(previousStep !== undefined && { '#step': 'step' }),
-        },
-        ExpressionAttributeValues: {
-          ':daq': checkpoint,
-          ':ns': checkpoint.namespace,
-          ':eid': checkpoint.execution_id,
-          ':wf': checkpoint.workflow,
-          ':ds': datasetName(runId),
-          ':now': checkpoint.updated_at,
-          ...(previousStep !== undefined && { ':previous': previousStep }),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailed(error)) return false;
-    throw error;
-  }
-}
-
-async function isCancelled(deps: Pick<DaqDeps, 'db' | 'tableNames'>, runId: string): Promise<boolean> {
-  const out = await documents(deps.db).send(
-    new GetCommand({
-      TableName: deps.tableNames.runs,
-      Key: { run_id: runId },
-      ProjectionExpression: 'cancelled_at',
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item?.cancelled_at !== undefined;
-}
-
-/** Starts (or finds) the run and its checkpoint. */
-async function openRun(
-  request: DaqRequest,
-  deps: DaqDeps,
-): Promise<{ runId: string; checkpoint: DaqCheckpoint }> {
-  const { workflow, user } = request;
-  if (request.continuation) {
-    const runId = request.continuation.run_id;
-    const checkpoint = await loadCheckpoint(deps, runId);
-    if (!checkpoint) throw new Error(`run ${runId} has no DAQ checkpoint to continue from`);
-    return { runId, checkpoint };
-  }
-  let runId = await allocateRunNumber(deps);
-  if (request.invocationId !== undefined) {
-    runId = await claimRun(deps, request.invocationId, runId);
-    const existing = await loadCheckpoint(deps, runId);
-    if (existing) return { runId, checkpoint: existing };
-  }
-  const first: DaqCheckpoint = {
-    execution_id: await allocateExecutionId(deps, workflow.name, user),
-    workflow: workflow.name,
-    user,
-    namespace: workflow.testbed.namespace,
-    origin_ms: deps.clock.now(),
-    step: 0,
-    period: 0,
-    next_sequence: 1,
-    simulation_tick: 0,
-    state: 'no_beam',
-    substate: 'not_ready',
-    status: 'running',
-    updated_at: timestampAt(deps.clock.now()),
-  };
-  if (await saveCheckpoint(deps, runId, first, undefined)) return { runId, checkpoint: first };
-  // A retried start whose first attempt saved its checkpoint between our two reads.
-  const existing = await loadCheckpoint(deps, runId);
-  if (!existing) throw new Error(`run ${runId}: checkpoint vanished`);
-  return { runId, checkpoint: existing };
-}
-
 /**
  * Simulates one DAQ run (see planRun for the walk), broadcasting to /topic/epictopic and writing every STF
  * to the STF store. Realtime runs wait for each step's simulated time (1 simulated s = 1 wall s); others
@@ -298,7 +68,7 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
     deps.marginMs ?? Math.max(DEFAULT_MARGIN_MS, 2 * Math.round(workflow.simulation.stf_interval * 1000));
   const canChain = deps.chain !== undefined && deps.remainingMs !== undefined;
 
-  const opened = await openRun(request, deps);
+  const opened = await startOrContinueRun(request, deps);
   const runId = opened.runId;
   let checkpoint = opened.checkpoint;
   const dataset = datasetName(runId);

@@ -4,7 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
-import { allocateRunNumber } from '#domain/daq.ts';
+import { allocateRunNumber } from '#domain/daq-run-start.ts';
 import { DEFAULT_SLICES_PER_STF } from '#domain/stfs.ts';
 import { browseQueue, type DeadLetter, deadLetterQueues, listDeadLetters } from '#local/dead-letters.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';

@@ -6,7 +6,8 @@ import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts'
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { loadWorkflow } from '#config/workflow.ts';
 import { decodeMessage, type Message } from '#contract/messages.ts';
-import { type DaqDeps, type DaqResult, realClock, simulateRun } from '#domain/daq.ts';
+import { type DaqDeps, type DaqResult, simulateRun } from '#domain/daq.ts';
+import { realClock } from '#domain/daq-clock.ts';
 import { createLogger } from '#log/logger.ts';
 import { tableNames } from '#runtime/env.ts';
 import { verifyStf } from '#stf/analysis.ts';

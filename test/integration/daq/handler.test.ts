@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedMessage, Subscription } from '#broker/port.ts';
 import { decodeMessage } from '#contract/messages.ts';
-import { loadCheckpoint } from '#domain/daq.ts';
+import { loadCheckpoint } from '#domain/daq-checkpoints.ts';
 import { credentialsFile } from '#local/state.ts';
 import { environment, tableNames } from '#runtime/env.ts';
 import { handler } from '../../../functions/daq-simulator/handler.ts';

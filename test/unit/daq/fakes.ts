@@ -1,6 +1,6 @@
 import type { BrokerPort, Subscription } from '#broker/port.ts';
 import { decodeMessage, type Message } from '#contract/messages.ts';
-import type { DaqClock } from '#domain/daq.ts';
+import type { DaqClock } from '#domain/daq-clock.ts';
 import { createLogger } from '#log/logger.ts';
 
 /** A broker that only records what is published: these tests are about the DAQ walk, not transport. */
