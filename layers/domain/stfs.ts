@@ -37,14 +37,12 @@ type StfMessage = Message<'stf_gen' | 'stf_ready'>;
 
 /** stf_gen: registers each STF and announces it with stf_ready (again on redelivery, unless it is done). */
 export async function registerStfs(messages: Message<'stf_gen'>[], deps: DomainDeps): Promise<void> {
-  await settleAll(messages.map((msg) => registerStf(msg, deps)));
+  await eachUsable(messages, deps, registerStf);
 }
 
 async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<void> {
   const c = msg.content;
   const runId = msg.run_id;
-  const invalid = refusal(msg);
-  if (invalid) return refuse(deps, msg, invalid);
   const sequence = await stfSequence(deps, runId, c.filename, c.sequence);
   const description = describe(msg);
   const [stf] = await Promise.all([
@@ -82,14 +80,12 @@ async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<v
  * which is harmless as a slice's first result wins.
  */
 export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDeps): Promise<void> {
-  await settleAll(messages.map((msg) => sliceStf(msg, deps)));
+  await eachUsable(messages, deps, sliceStf);
 }
 
 async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<void> {
   const c = msg.content;
   const runId = msg.run_id;
-  const invalid = refusal(msg);
-  if (invalid) return refuse(deps, msg, invalid);
   const run = await readRun(deps, runId);
   const slicesPerStf =
     positive(c.slices_per_stf) ?? positive(run?.config?.slices_per_stf) ?? DEFAULT_SLICES_PER_STF;
@@ -169,6 +165,20 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
   deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: plan.length });
 }
 
+/** Handles every message on its own, refusing those it cannot use; fails if any handling failed. */
+async function eachUsable<M extends StfMessage>(
+  messages: M[],
+  deps: DomainDeps,
+  handle: (msg: M, deps: DomainDeps) => Promise<void>,
+): Promise<void> {
+  await settleAll(
+    messages.map(async (msg) => {
+      const invalid = refusal(msg);
+      return invalid ? refuse(deps, msg, invalid) : handle(msg, deps);
+    }),
+  );
+}
+
 /** Why a message cannot be used (retrying would not help), or undefined. */
 function refusal(msg: StfMessage): string | undefined {
   const c = msg.content;
@@ -214,13 +224,6 @@ const localPath = (url: string | undefined) => (url?.startsWith('file://') ? fil
 
 const executionId = (msg: StfMessage) => text(msg.content.execution_id) ?? text(msg.execution_id);
 
-/**
- * The STF's sequence: as sent; else from a `swf.<run>.<seq>.stf` name; else (legacy names such as
- * `swf.20250914.185724.767135.no_beam.calib.stf`) the next number of the run's `stf_seq_counter`, drawn
- * only for a filename that has none yet: a conditional write keeps the first number drawn, so stf_gen and
- * stf_ready (and their duplicates) agree, and a number lost in a race is merely skipped. Producers that
- * omit sequences omit them all, so drawn numbers do not meet sent ones.
- */
 /** Marks an STF whose every slice has a result completed and counts it on the run, which may complete. */
 export async function completeStf(
   deps: DomainDeps,
@@ -234,6 +237,13 @@ export async function completeStf(
   await checkCompletion(deps, runId, run);
 }
 
+/**
+ * The STF's sequence: as sent; else from a `swf.<run>.<seq>.stf` name; else (legacy names such as
+ * `swf.20250914.185724.767135.no_beam.calib.stf`) the next number of the run's `stf_seq_counter`, drawn
+ * only for a filename that has none yet: a conditional write keeps the first number drawn, so stf_gen and
+ * stf_ready (and their duplicates) agree, and a number lost in a race is merely skipped. Producers that
+ * omit sequences omit them all, so drawn numbers do not meet sent ones.
+ */
 export async function stfSequence(
   deps: DomainDeps,
   runId: string,
