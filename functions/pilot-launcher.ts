@@ -1,6 +1,6 @@
 // The pilot launcher's composition, apart from functions/deps.ts: only the entries that start or watch
 // pilots carry the ECS launcher in their bundle.
-import { ecsPilotLauncherFromEnv } from '#domain/ecs-launcher.ts';
+import { ecsPilotLauncherFromEnv } from '#ecs/pilot-launcher.ts';
 import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
 
 let launcher: Promise<PilotLauncher> | undefined;

@@ -40,7 +40,7 @@ export interface PilotsProps {
 /**
  * Pilots as ECS tasks: a Fargate cluster and the transformer's task definition, its image built from
  * `functions/transformer/Dockerfile` with the repository as context. The worker adjuster starts one task per
- * pilot with the run's settings as container overrides (see `layers/domain/ecs-launcher.ts`).
+ * pilot with the run's settings as container overrides (see `layers/ecs/pilot-launcher.ts`).
  */
 export class Pilots extends Construct {
   public readonly cluster: Cluster;

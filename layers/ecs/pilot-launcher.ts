@@ -6,7 +6,7 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import type { PilotLauncher, PilotSpec, PilotStatus } from './pilot-launcher-port.ts';
+import type { PilotLauncher, PilotSpec, PilotStatus } from '#domain/pilot-launcher-port.ts';
 
 export interface EcsPilotLauncherOptions {
   /** Cluster name or ARN. */
