@@ -1,7 +1,8 @@
 // The pilot launcher's composition, apart from functions/deps.ts: only the entries that start or watch
 // pilots carry the ECS launcher in their bundle.
-import { ecsPilotLauncherFromEnv } from '#ecs/pilot-launcher.ts';
+
 import type { PilotLauncher } from '#domain/pilot-launcher-port.ts';
+import { ecsPilotLauncherFromEnv } from '#ecs/pilot-launcher.ts';
 
 let launcher: Promise<PilotLauncher> | undefined;
 

@@ -7,8 +7,8 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { describe, expect, it, test } from 'vitest';
-import { ecsPilotLauncher, ecsPilotLauncherFromEnv, fargateSize, startedByOf } from '#ecs/pilot-launcher.ts';
 import type { PilotSpec } from '#domain/pilot-launcher-port.ts';
+import { ecsPilotLauncher, ecsPilotLauncherFromEnv, fargateSize, startedByOf } from '#ecs/pilot-launcher.ts';
 
 /** An ECS that records what it is asked and holds tasks by `startedBy`. */
 function fakeEcs(o: { failures?: { reason: string }[] } = {}) {
