@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { down, resolveStack, type StackOverrides, status, supervisorStatus, up } from '#local/stack.ts';
+import { resolveStack, type StackOverrides } from '#local/stack.ts';
+import { down, up } from '#local/stack-lifecycle.ts';
+import { status, supervisorStatus } from '#local/stack-status.ts';
 import { projectRoot } from '#local/state.ts';
 import { addDlqCommands } from './dlq-commands.ts';
 import { cliMessage } from './errors.ts';
-import { addMonitorCommands, serviceTable } from './monitor-commands.ts';
+import { addMonitorCommands } from './monitor-commands.ts';
 import { environmentHelp, examples, stackOptions } from './options.ts';
 import { addRunCommands } from './run-commands.ts';
+import { serviceTable } from './service-table.ts';
 
 /** Whatever a command throws, or leaves unhandled, reaches the user as its message, never as a stack trace. */
 const fail = (error: unknown) => {

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import type { BrokerPort } from '#broker/port.ts';
 import type { DeadLetter, DeadLetterFilter } from '#local/dead-letters.ts';
 import type { StackOverrides } from '#local/stack.ts';
-import { table } from './monitor-commands.ts';
 import { stackOptions } from './options.ts';
+import { table } from './table.ts';
 
 // `testbed dlq`: the dead-letter queues of the local stack (local/dead-letters.ts).
 

@@ -1,109 +1,23 @@
 import type { Command } from 'commander';
-import type { ServiceStatus, StackOverrides, SupervisorStatus } from '#local/stack.ts';
-import type { Monitor } from '#query/monitor.ts';
-import { cliTime, isTimeColumn } from './format.ts';
+import type { StackOverrides } from '#local/stack.ts';
+import { cliTime } from './format.ts';
+import {
+  given,
+  listOptions,
+  type MonitorFlags,
+  NO_RUN_YET,
+  owner,
+  ownerOrLatest,
+  pageOptions,
+  whose,
+  withMonitor,
+} from './monitor-session.ts';
 import { examples, stackOptions } from './options.ts';
-import { printWorkflowStatus } from './workflow-status-text.ts';
+import { addStatusCommand } from './status-command.ts';
+import { printPage } from './table.ts';
 
 // The monitor's CLI face: each command is one call into the query layer (layers/query/monitor.ts), printed
 // as a table or, with --json, as the query returned it (what the HTTP API and the MCP tools return too).
-
-interface MonitorFlags extends StackOverrides {
-  json?: boolean;
-  execution?: string;
-  run?: string;
-  limit?: string;
-  next?: string;
-  namespace?: string;
-  status?: string;
-}
-
-/** Where the local stack is (as `testbed up` takes it), and JSON output. */
-const monitorOptions = (cmd: Command): Command =>
-  stackOptions(cmd).option('--json', 'print JSON, as the HTTP API returns it');
-
-/** Options of the list commands: whose records (by default, `whose`), how many, from where. */
-function listOptions(cmd: Command, whose = 'the latest run'): Command {
-  return monitorOptions(cmd)
-    .option('--execution <id>', 'the execution (e.g. prompt_processing-alice-0001)')
-    .option('--run <run>', `the run number (default ${whose})`)
-    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
-    .option('--next <token>', 'the page after the one that printed this token');
-}
-
-/** Options of a list of runs: how many, from where, which. */
-const pageOptions = (cmd: Command): Command =>
-  monitorOptions(cmd)
-    .option('--limit <n>', 'at most this many (1 to 1000, default 100)')
-    .option('--next <token>', 'the page after the one that printed this token');
-
-/**
- * Runs `use` against the local stack's tables. While DynamoDB is away and the stack's supervisor expects
- * it back, it waits (saying so on stderr) and tries again; with no stack up it fails at once.
- */
-async function withMonitor<T>(o: StackOverrides, use: (m: Monitor) => Promise<T>): Promise<T> {
-  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }, { patiently }, dynalite, sup] =
-    await Promise.all([
-      import('#local/stack.ts'),
-      import('#query/context.ts'),
-      import('#query/monitor.ts'),
-      import('#local/retry.ts'),
-      import('#local/dynalite.ts'),
-      import('#local/supervisor.ts'),
-    ]);
-  const stack = resolveStack(o);
-  const base = monitorContext({ ...process.env, ...stackEnvironment(stack) });
-  base.db.destroy();
-  // Bounded requests: a stopped dynalite takes the connection and never answers.
-  const db = dynalite.localDynamoClient(stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
-  try {
-    return await patiently(() => use(new Monitor({ ...base, db })), {
-      what: 'DynamoDB',
-      say: (line) => console.error(line),
-      hopeless: () => sup.whyNotComingBack(stack.stateDir, 'dynalite'),
-    });
-  } finally {
-    db.destroy();
-  }
-}
-
-/** The filters a list command passes on: only those given, named as the query layer names them. */
-function owner(o: MonitorFlags): Record<string, string> {
-  const p: Record<string, string> = {};
-  if (o.execution !== undefined) p.execution_id = o.execution;
-  if (o.run !== undefined) p.run_id = o.run;
-  if (o.limit !== undefined) p.limit = o.limit;
-  if (o.next !== undefined) p.next = o.next;
-  return p;
-}
-
-/**
- * A run list's owner: the run or execution given, else the latest run, said in one line on stderr (stdout
- * stays the list, or JSON); undefined when there is no run yet.
- */
-async function ownerOrLatest(m: Monitor, o: MonitorFlags): Promise<Record<string, string> | undefined> {
-  if (o.run !== undefined || o.execution !== undefined) return owner(o);
-  const latest = await m.latestRun();
-  if (latest === undefined) return undefined;
-  console.error(`run ${latest.run_id} (latest; give --run to choose)`);
-  return { ...owner(o), run_id: latest.run_id };
-}
-
-const NO_RUN_YET = 'no runs yet: testbed run prompt_processing';
-
-/** The execution of run `runId` (what `testbed status <run>` shows); refused when the run has none. */
-async function executionOfRun(m: Monitor, runId: string): Promise<string> {
-  const run = await m.run({ run_id: runId });
-  if (run.execution_id === undefined)
-    throw new Error(
-      `run ${runId} has no execution (no DAQ simulator started it): testbed messages --run ${runId} shows what it got`,
-    );
-  return run.execution_id;
-}
-
-/** The run or execution a list was asked of, in words. */
-const whose = (owner: Record<string, string>): string =>
-  owner.run_id !== undefined ? `run ${owner.run_id}` : `execution ${owner.execution_id}`;
 
 /** An empty list of messages, in the words of what was asked: "no bogus_type messages in run 100010". */
 function noMessages(
@@ -124,163 +38,12 @@ function noMessages(
   return `no ${what.filter(Boolean).join(' ')}${has}`;
 }
 
-function given(o: Record<string, unknown>, names: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(names)
-      .filter(([flag]) => o[flag] !== undefined)
-      .map(([flag, param]) => [param, String(o[flag])]),
-  );
-}
-
-/** Prints a page: JSON as is, or a table of `columns` and the token of the next page. */
-function printPage(
-  page: { items: object[]; next?: string },
-  o: MonitorFlags,
-  columns: string[],
-  empty: string,
-): void {
-  if (o.json) {
-    console.log(JSON.stringify(page, null, 2));
-    return;
-  }
-  if (page.items.length === 0) console.log(empty);
-  else console.log(table(page.items as Record<string, unknown>[], columns));
-  if (page.next) console.error(`more: --next ${page.next}`);
-}
-
-const cell = (v: unknown, column: string): string =>
-  v === undefined || v === null
-    ? ''
-    : isTimeColumn(column)
-      ? cliTime(v)
-      : typeof v === 'object'
-        ? JSON.stringify(v)
-        : String(v);
-
-/** A plain text table, widest cell per column, times in the CLI's one style. */
-export function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cells = rows.map((r) => columns.map((c) => cell(r[c], c)));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] as string).length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
-}
-
-/** The stack's parts: health, what the supervisor does with them, restarts; then what a person should know. */
-export function serviceTable(services: ServiceStatus[], supervisor?: SupervisorStatus): string {
-  const rows = services.map((r) => ({
-    service: r.service,
-    state:
-      r.phase !== undefined && r.phase !== 'running'
-        ? r.phase
-        : r.pid === undefined
-          ? 'stopped'
-          : r.healthy
-            ? 'healthy'
-            : 'unhealthy',
-    pid: r.pid,
-    restarts: r.restarts,
-    last_restart: r.last_restart
-      ? `${cliTime(r.last_restart.at)} ${r.last_restart.reason}`
-      : r.restarts === undefined
-        ? undefined
-        : '-',
-    address: r.address,
-  }));
-  const notes = services.filter((r) => r.message).map((r) => `${r.service}: ${r.message}`);
-  if (supervisor)
-    notes.unshift(
-      `supervisor: ${supervisor.running ? `pid ${supervisor.pid}, restarts what dies` : supervisor.message} (log ${supervisor.log})`,
-    );
-  return [table(rows, ['service', 'state', 'pid', 'restarts', 'last_restart', 'address']), ...notes].join(
-    '\n',
-  );
-}
-
-const LATEST = 5;
-
 /** The file a log line is about: its `filename` field, or upstream's `stf`. */
 const logColumns = (l: Record<string, unknown>) => ({ ...l, file: l.filename ?? l.stf });
 
-/** Says why the stack does not serve, and what starts it; undefined when all is well. */
-function stackHint(services: ServiceStatus[], supervisor: SupervisorStatus): string | undefined {
-  if (services.every((r) => r.pid === undefined) && !supervisor.running)
-    return 'the local stack is not up: testbed up starts it (testbed run prompt_processing does too)';
-  if (!services.every((r) => r.healthy) || !supervisor.running)
-    return 'part of the local stack is down: testbed up starts it again';
-  return undefined;
-}
-
-/** Registers status, messages, stf-files, slices, logs, tasks and mcp on the testbed CLI. */
+/** Registers status, runs, messages, stf-files, slices, logs, tasks and mcp on the testbed CLI. */
 export function addMonitorCommands(program: Command): void {
-  examples(
-    monitorOptions(
-      program
-        .command('status')
-        .description(
-          "the local stack's health and the latest executions, or one run's workflow status (by run number or execution id)",
-        )
-        .argument('[run|execution]', 'a run number (digits) or an execution id: its workflow status'),
-    ),
-    ['testbed status', 'testbed status 100010', 'testbed status prompt_processing-alice-0001 --json'],
-  ).action(async (id: string | undefined, o: MonitorFlags) => {
-    if (id !== undefined) {
-      // JSON is the workflow status alone, as the API and the MCP tool return it.
-      const [s, run] = await withMonitor(o, async (m) => {
-        const execution = /^\d+$/.test(id) ? await executionOfRun(m, id) : id;
-        return Promise.all([
-          m.execution({ execution_id: execution }),
-          o.json ? undefined : m.run({ execution_id: execution }),
-        ]);
-      });
-      if (run === undefined) console.log(JSON.stringify(s, null, 2));
-      else await printWorkflowStatus(s, run);
-      return;
-    }
-    const [{ resolveStack, status, supervisorStatus }, { whyNotComingBack }] = await Promise.all([
-      import('#local/stack.ts'),
-      import('#local/supervisor.ts'),
-    ]);
-    const stack = resolveStack(o);
-    let services = await status(stack);
-    const dynamoUp = () => services.find((r) => r.service === 'dynalite')?.healthy === true;
-    // DynamoDB restarting (the supervisor expects it back): wait for it, then show the stack as it is.
-    const expected = !dynamoUp() && whyNotComingBack(stack.stateDir, 'dynalite') === undefined;
-    const executions =
-      dynamoUp() || expected
-        ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
-        : [];
-    if (expected) services = await status(stack);
-    const supervisor = supervisorStatus(stack);
-    if (o.json) console.log(JSON.stringify({ services, supervisor, executions }, null, 2));
-    else {
-      console.log(serviceTable(services, supervisor));
-      if (dynamoUp()) {
-        console.log('\nLatest executions');
-        console.log(
-          executions.length === 0
-            ? '(none yet: testbed run prompt_processing)'
-            : table(executions as unknown as Record<string, unknown>[], [
-                'execution_id',
-                'run_id',
-                'status',
-                'phase',
-                'stf_files',
-                'start_time',
-                'duration_seconds',
-              ]),
-        );
-      }
-    }
-    const hint = stackHint(services, supervisor);
-    if (hint !== undefined) {
-      console.error(hint);
-      process.exitCode = 1;
-    }
-  });
+  addStatusCommand(program);
 
   examples(
     pageOptions(program.command('runs').description('the runs, newest first, with their executions'))

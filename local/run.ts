@@ -19,8 +19,9 @@ import { type Interruption, onInterrupt } from './interrupt.ts';
 import { preflight } from './preflight.ts';
 import { type RunProgress, runProgress } from './progress.ts';
 import { type Patience, patiently } from './retry.ts';
-import { type StackConfig, stackEnvironment, up } from './stack.ts';
+import { type StackConfig, stackEnvironment } from './stack.ts';
 import { stackBroker } from './stack-broker.ts';
+import { up } from './stack-lifecycle.ts';
 import { type RunReport, settledSummary, summary } from './summary.ts';
 import { whyNotComingBack } from './supervisor.ts';
 

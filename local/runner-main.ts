@@ -7,7 +7,7 @@ import { routes } from '#routes/route-table.ts';
 import { environment } from '#runtime/env.ts';
 import { localPilotLauncher } from './pilot-launcher.ts';
 import { type MqHandler, startRunner } from './runner.ts';
-import { runnerReadyFile } from './stack.ts';
+import { runnerReadyFile } from './stack-parts.ts';
 import { projectRoot } from './state.ts';
 
 const env = await environment();

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { brokerPid } from '#local/activemq.ts';
 import { dynalitePid } from '#local/dynalite.ts';
 import { freePort, readPid } from '#local/processes.ts';
-import { resolveStack, runnerDaemon, stackEnvironment } from '#local/stack.ts';
+import { resolveStack, stackEnvironment } from '#local/stack.ts';
+import { runnerDaemon } from '#local/stack-parts.ts';
 import { projectRoot } from '#local/state.ts';
 import { testDir } from '../../test/support/temp.ts';
 

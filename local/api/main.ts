@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createLogger } from '#log/logger.ts';
 import { monitorContext } from '#query/context.ts';
 import { Monitor } from '#query/monitor.ts';
-import { apiReadyFile } from '../stack.ts';
+import { apiReadyFile } from '../stack-parts.ts';
 import { startMonitorServer } from './server.ts';
 
 const log = createLogger({ service: 'monitor-api' });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upLockFile } from '#local/stack.ts';
+import { upLockFile } from '#local/up-lock.ts';
 import { smallRun, testbed } from '../support/cli.ts';
 import {
   eventually,

@@ -7,7 +7,7 @@ import type { BrokerPort } from '#broker/port.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { type DeadLetter, listDeadLetters } from '#local/dead-letters.ts';
 import { isAlive, readPid } from '#local/processes.ts';
-import { apiDaemon, runnerDaemon } from '#local/stack.ts';
+import { apiDaemon, runnerDaemon } from '#local/stack-parts.ts';
 import { projectRoot } from '#local/state.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
 import { destinations } from '#routes/destinations.ts';

@@ -6,7 +6,7 @@ import { brokerPid } from '#local/activemq.ts';
 import { dynalitePid } from '#local/dynalite.ts';
 import { pilotBundle } from '#local/pilot-launcher.ts';
 import { readPid } from '#local/processes.ts';
-import { apiDaemon, runnerDaemon } from '#local/stack.ts';
+import { apiDaemon, runnerDaemon } from '#local/stack-parts.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import type { CliResult } from '../support/cli.ts';
 import { type ReliabilityStack, reliabilityStack } from './reliability-stack.ts';

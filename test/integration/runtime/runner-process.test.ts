@@ -10,7 +10,7 @@ import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { browseQueue } from '#local/dead-letters.ts';
 import { createTables, localDynamoClient, startDynalite, stopDynalite } from '#local/dynalite.ts';
 import { freePort, portAccepts } from '#local/processes.ts';
-import { runnerReadyFile } from '#local/stack.ts';
+import { runnerReadyFile } from '#local/stack-parts.ts';
 import { credentialsFile, projectRoot } from '#local/state.ts';
 import { destinations } from '#routes/destinations.ts';
 import { deadLetterQueue, routes } from '#routes/route-table.ts';

@@ -1,0 +1,113 @@
+import { brokerDaemon, brokerPid } from './activemq.ts';
+import { dynaliteDaemon, dynalitePid, localDynamoClient } from './dynalite.ts';
+import { type Daemon, portAccepts, readPid } from './processes.ts';
+import type { StackConfig } from './stack.ts';
+import { apiDaemon, runnerDaemon } from './stack-parts.ts';
+import {
+  type PartName,
+  type PartPhase,
+  type RestartRecord,
+  readSupervisorState,
+  supervisorDaemon,
+} from './supervisor.ts';
+
+export interface ServiceStatus {
+  readonly service: string;
+  readonly pid?: number;
+  readonly address?: string;
+  readonly healthy: boolean;
+  /** Its log file. */
+  readonly detail?: string;
+  /** What the supervisor does with it (running, restarting, waiting, left-down, stopped…); none without one. */
+  readonly phase?: PartPhase;
+  readonly restarts?: number;
+  readonly last_restart?: RestartRecord;
+  /** Why it waits or was left down, naming its log. */
+  readonly message?: string;
+}
+
+/** Each part's health as seen from here, with what the supervisor says of it. */
+export async function status(s: StackConfig): Promise<ServiceStatus[]> {
+  const supervisor = readSupervisorState(s.stateDir);
+  const brokerP = brokerPid(s.stateDir);
+  const dynP = dynalitePid(s.stateDir);
+  const runP = readPid(runnerDaemon(s.stateDir));
+  const apiP = readPid(apiDaemon(s.stateDir));
+  const tablesOk = async () => {
+    if (dynP === undefined) return false;
+    // Bounded: a stopped (SIGSTOP) dynalite takes the connection but never answers.
+    const client = localDynamoClient(s.dynamodbPort, { requestTimeoutMs: 5_000, maxAttempts: 1 });
+    try {
+      const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+      const names = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+      return names.length > 0;
+    } catch {
+      return false;
+    } finally {
+      client.destroy();
+    }
+  };
+  const listens = async (pid: number | undefined, port: number) =>
+    pid !== undefined && (await portAccepts(port));
+  const part = (
+    service: PartName,
+    pid: number | undefined,
+    daemon: Daemon,
+    healthy: boolean,
+    address?: string,
+  ): ServiceStatus => {
+    const p = supervisor?.parts[service];
+    return {
+      service,
+      pid,
+      ...(address !== undefined && { address }),
+      healthy,
+      detail: daemon.logFile,
+      ...(p && {
+        phase: p.phase,
+        restarts: p.restarts,
+        ...(p.last_restart && { last_restart: p.last_restart }),
+        ...(p.message && { message: p.message }),
+      }),
+    };
+  };
+  return [
+    part(
+      'broker',
+      brokerP,
+      brokerDaemon(s.stateDir),
+      await listens(brokerP, s.stompPort),
+      `stomp://127.0.0.1:${s.stompPort}`,
+    ),
+    part(
+      'dynalite',
+      dynP,
+      dynaliteDaemon(s.stateDir),
+      await tablesOk(),
+      `http://127.0.0.1:${s.dynamodbPort}`,
+    ),
+    part('runner', runP, runnerDaemon(s.stateDir), runP !== undefined),
+    part('api', apiP, apiDaemon(s.stateDir), await listens(apiP, s.apiPort), `http://127.0.0.1:${s.apiPort}`),
+  ];
+}
+
+/** The supervisor as `testbed status` shows it, beside the parts. */
+export interface SupervisorStatus {
+  readonly pid?: number;
+  readonly running: boolean;
+  readonly log: string;
+  readonly message?: string;
+}
+
+export function supervisorStatus(s: StackConfig): SupervisorStatus {
+  const d = supervisorDaemon(s.stateDir);
+  const pid = readPid(d);
+  return {
+    ...(pid !== undefined && { pid }),
+    running: pid !== undefined,
+    log: d.logFile,
+    ...(pid === undefined && {
+      message: 'not running: nothing restarts a part that dies (testbed up starts it)',
+    }),
+  };
+}
