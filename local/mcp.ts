@@ -19,6 +19,15 @@ const runOrExecution = {
   run_number: id.optional().describe('a run number, e.g. 100010'),
 };
 
+/** A time window in upstream's argument names (any timestamp style). */
+const timeWindow = {
+  start_time: z.string().optional(),
+  end_time: z.string().optional(),
+};
+
+/** The arguments of a list of one run's records: the execution or run, `filters`, and a page. */
+const runList = <F extends z.ZodRawShape>(filters: F) => ({ ...runOrExecution, ...filters, ...paging });
+
 const runStatus = z.string().optional().describe('pending, running, completed, cancelled or terminated');
 
 /** Upstream names to the query layer's, leaving out what was not given. */
@@ -86,40 +95,34 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   tool(
     'swf_list_messages',
     'Messages the handlers took (and refused, with the reason) for an execution or run, newest first; filter by type, sender (agent), time.',
-    {
-      ...runOrExecution,
+    runList({
       message_type: z.string().optional(),
       agent: z.string().optional().describe('the sender'),
-      start_time: z.string().optional(),
-      end_time: z.string().optional(),
+      ...timeWindow,
       order: z.string().optional().describe('asc or desc (default)'),
-      ...paging,
-    },
+    }),
     (p) => monitor.messages(p),
   );
   tool(
     'swf_list_stf_files',
     "A run's STF files: name, sequence, status (registered, processing, done), size, checksum, slices.",
-    { ...runOrExecution, status: z.string().optional(), ...paging },
+    runList({ status: z.string().optional() }),
     (p) => monitor.stfFiles(p),
   );
   tool(
     'swf_list_tf_slices',
     "A run's slice results: STF file, slice id, status (done, failed), pilot, timestamps.",
-    { ...runOrExecution, stf_filename: z.string().optional(), status: z.string().optional(), ...paging },
+    runList({ stf_filename: z.string().optional(), status: z.string().optional() }),
     (p) => monitor.slices(params(p, { stf_filename: 'stf' })),
   );
   tool(
     'swf_list_logs',
     'Log lines of the handlers and pilots, newest first; by execution or run, minimum level (info, warn, error), text.',
-    {
-      ...runOrExecution,
+    runList({
       level: z.string().optional(),
       search: z.string().optional().describe('text the message holds'),
-      start_time: z.string().optional(),
-      end_time: z.string().optional(),
-      ...paging,
-    },
+      ...timeWindow,
+    }),
     (p) => monitor.logs(params(p, { search: 'text' })),
   );
   tool(

@@ -32,6 +32,9 @@ const owner = {
 };
 type Owner = { run_id?: string; execution_id?: string; task_id?: number };
 
+/** The input of a list of one run's records: the run (by run, execution or task), a page, and `filters`. */
+const runList = <F extends z.ZodRawShape>(filters: F) => z.strictObject({ ...owner, ...paging, ...filters });
+
 const runStatuses = ['pending', 'running', 'completed', 'cancelled', 'terminated'] as const;
 const listSchema = z.strictObject({
   ...paging,
@@ -100,42 +103,27 @@ export class Monitor {
   }
 
   async stfFiles(input: unknown): Promise<Page<StfRow>> {
-    const p = parse(z.strictObject({ ...owner, ...paging, status: z.enum(stfStatuses).optional() }), input);
-    return listStfFiles(this.context, {
-      runId: await this.runOf(p),
-      ...pick(p, 'status', 'next'),
-      limit: p.limit,
-    });
+    const p = parse(runList({ status: z.enum(stfStatuses).optional() }), input);
+    return listStfFiles(this.context, await this.runPage(p, 'status'));
   }
 
   async slices(input: unknown): Promise<Page<SliceRow>> {
-    const p = parse(
-      z.strictObject({ ...owner, ...paging, stf: text.optional(), status: z.enum(sliceStatuses).optional() }),
-      input,
-    );
+    const p = parse(runList({ stf: text.optional(), status: z.enum(sliceStatuses).optional() }), input);
     return listSlices(this.context, {
-      runId: await this.runOf(p),
+      ...(await this.runPage(p, 'status')),
       ...(p.stf !== undefined && { filename: p.stf }),
-      ...pick(p, 'status', 'next'),
-      limit: p.limit,
     });
   }
 
   /** A run's pilots; by task_id they are the task's jobs (panda_list_jobs). */
   async pilots(input: unknown): Promise<Page<PilotRow>> {
-    const p = parse(z.strictObject({ ...owner, ...paging, state: text.optional() }), input);
-    return listPilots(this.context, {
-      runId: await this.runOf(p),
-      ...pick(p, 'state', 'next'),
-      limit: p.limit,
-    });
+    const p = parse(runList({ state: text.optional() }), input);
+    return listPilots(this.context, await this.runPage(p, 'state'));
   }
 
   async messages(input: unknown): Promise<Page<MessageRow>> {
     const p = parse(
-      z.strictObject({
-        ...owner,
-        ...paging,
+      runList({
         msg_type: text.optional(),
         sender: text.optional(),
         since: time.optional(),
@@ -147,11 +135,17 @@ export class Monitor {
     if (p.since !== undefined && p.until !== undefined && p.since > p.until)
       throw badRequest('since: after until');
     return listMessages(this.context, {
-      runId: await this.runOf(p),
+      ...(await this.runPage(p, 'sender', 'since', 'until', 'order')),
       ...(p.msg_type !== undefined && { msgType: p.msg_type }),
-      ...pick(p, 'sender', 'since', 'until', 'order', 'next'),
-      limit: p.limit,
     });
+  }
+
+  /** A run list's query: the run the input names, the filters given among `filters`, and the page asked. */
+  private async runPage<P extends Owner & { limit: number; next?: string }, K extends keyof P>(
+    p: P,
+    ...filters: K[]
+  ) {
+    return { runId: await this.runOf(p), ...pick<P, K | 'next'>(p, ...filters, 'next'), limit: p.limit };
   }
 
   async delays(input: unknown): Promise<DelayStats> {
