@@ -119,12 +119,14 @@ export async function prepareStfs(
   };
 }
 
+export type PreparedStfs = Awaited<ReturnType<typeof prepareStfs>>;
+
 /** Publishes every slice at once (bounded windows in flight), as stf_ready does for a burst of STFs. */
 export async function publishBurst(
   broker: BrokerPort,
   runId: string,
   namespace: string,
-  prepared: Awaited<ReturnType<typeof prepareStfs>>,
+  prepared: PreparedStfs,
   l: Layout,
 ): Promise<void> {
   const bodies = prepared.slices.map(({ stf, range }) => sliceMessage(runId, namespace, stf, range, l));
@@ -139,7 +141,7 @@ export async function publishPaced(
   broker: BrokerPort,
   runId: string,
   namespace: string,
-  prepared: Awaited<ReturnType<typeof prepareStfs>>,
+  prepared: PreparedStfs,
   l: Layout,
   perSecond: number,
 ): Promise<void> {

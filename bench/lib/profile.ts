@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '#local/state.ts';
 
@@ -62,4 +62,28 @@ export function summariseProfiles(files: readonly string[], top = 12): ProfileSu
       .slice(0, top)
       .map(([k, v]) => [k, busy === 0 ? 0 : v / busy] as const);
   return { busyMs: busy / 1000, areas: shares(areas), functions: shares(functions) };
+}
+
+/** One kind of profiled process, summarised. */
+export interface ProfileSection {
+  readonly name: string;
+  readonly summary: ProfileSummary;
+}
+
+/**
+ * The profiles of a `--profile` run: the lone transformer, the pipeline's transformers and the runner (its
+ * pid picks its profile among the stack's processes); a kind whose stage did not run is left out.
+ */
+export function profileSections(profileDir: string, runnerPid?: number): ProfileSection[] {
+  const kinds: [string, string, number?][] = [
+    ['one transformer, zero-cost slices (2a)', '1-transformers'],
+    ['4 transformers in the pipeline (3a, 4)', 'pipeline-transformers'],
+    ['the local Lambda runner in the pipeline (3a, 4)', 'stack', runnerPid],
+  ];
+  return kinds
+    .filter(([, dir]) => existsSync(join(profileDir, dir)))
+    .map(([name, dir, pid]) => ({
+      name,
+      summary: summariseProfiles(profilesOf(join(profileDir, dir), pid)),
+    }));
 }

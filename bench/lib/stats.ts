@@ -1,4 +1,4 @@
-import { percentile } from '#query/percentiles.ts';
+import { percentiles as nearestRank, percentile } from '#query/percentiles.ts';
 
 /** The q-th quantile (0..1) by the query layer's nearest-rank rule; NaN when there are no values. */
 export const quantile = (values: readonly number[], q: number): number =>
@@ -9,6 +9,25 @@ export const quantile = (values: readonly number[], q: number): number =>
 
 export const median = (values: readonly number[]): number => quantile(values, 0.5);
 
+export interface Percentiles {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+
+/** p50, p95 and p99 by the query layer's nearest-rank rule. */
+export const percentiles = (values: readonly number[]): Percentiles => {
+  const { p50, p95, p99 } = nearestRank(values);
+  return { p50, p95, p99 };
+};
+
+/** Each percentile's median over repetitions. */
+export const medianPercentiles = (rows: readonly Percentiles[]): Percentiles => ({
+  p50: median(rows.map((r) => r.p50)),
+  p95: median(rows.map((r) => r.p95)),
+  p99: median(rows.map((r) => r.p99)),
+});
+
 /** Runs `once` `times` times in a row and returns every result. */
 export async function repeat<T>(times: number, once: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
@@ -17,19 +36,3 @@ export async function repeat<T>(times: number, once: (i: number) => Promise<T>):
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every `everyMs` until it returns a value other than undefined; throws after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleTransformer, transformerEntry } from '../../functions/bundling.ts';
+import { testDir } from '../../test/support/temp.ts';
 
 export interface TransformerProcess {
   readonly pilotId: string;
@@ -60,4 +63,38 @@ export function startTransformerProcess(o: TransformerOptions): TransformerProce
       clearTimeout(timer);
     },
   };
+}
+
+/** `count` transformers of one run, pilots `<run>-p01`, `<run>-p02`...; the i-th (from 1) logs to `logFile(i)`. */
+export function startTransformers(
+  count: number,
+  o: Omit<TransformerOptions, 'pilotId' | 'logFile'> & { readonly logFile: (i: number) => string },
+): TransformerProcess[] {
+  return Array.from({ length: count }, (_, i) =>
+    startTransformerProcess({
+      ...o,
+      pilotId: `${o.runId}-p${String(i + 1).padStart(2, '0')}`,
+      logFile: o.logFile(i + 1),
+    }),
+  );
+}
+
+/** Node's arguments for a transformer; `profileName` is the folder its CPU profile goes to, if profiled. */
+export type TransformerCommand = (profileName: string) => string[];
+
+/**
+ * The bundle local pilots run or, with `profileDir` (`--profile`), the transformer's sources under tsx with
+ * `--cpu-prof`, for readable names in the profiles.
+ */
+export async function transformerCommand(profileDir?: string): Promise<TransformerCommand> {
+  if (profileDir)
+    return (profileName) => [
+      '--cpu-prof',
+      `--cpu-prof-dir=${join(profileDir, profileName)}`,
+      '--import',
+      'tsx',
+      transformerEntry,
+    ];
+  const bundle = await bundleTransformer(join(testDir('bench-pilot-'), 'transformer.mjs'));
+  return () => [bundle];
 }
