@@ -1,4 +1,5 @@
 import type { BrokerPort, ReceivedMessage } from '#broker/port.ts';
+import { defined } from '#contract/fields.ts';
 import { fromEpochMicros } from '#contract/timestamps.ts';
 import { destinations, splitDestination } from '#routes/destinations.ts';
 import { deadLetterQueue, routes } from '#routes/route-table.ts';
@@ -122,10 +123,6 @@ function deadLetter(queue: string, m: ReceivedMessage): DeadLetter {
 
 /** `DLQ.swf.handler.stf_gen` -> `stf_gen` */
 const handlerOf = (queue: string): string => queue.replace(/^DLQ\.swf\.handler\./, '');
-
-function defined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
 
 export interface ReplayOutcome {
   /** What went back to its queue. */

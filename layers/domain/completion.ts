@@ -1,10 +1,11 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { defined } from '#contract/fields.ts';
 import { makeMessage } from '#contract/messages.ts';
 import { destinations } from '#routes/destinations.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import { type UpdateSpec, updateOf } from '#tables/update.ts';
-import { type DomainDeps, defined, now, type RunRecord, readRun, send } from './deps.ts';
+import { type DomainDeps, now, type RunRecord, readRunItem, send } from './deps.ts';
 
 export const TRANSCEIVER = 'transceiver';
 
@@ -33,7 +34,7 @@ export function isTaskOver(run: Pick<RunRecord, 'task_state' | 'completion'>): b
  * @param fresh the run as a strongly consistent read or an update's ALL_NEW returned it; read if omitted
  */
 export async function checkCompletion(deps: DomainDeps, runId: string, fresh?: RunRecord): Promise<boolean> {
-  const run = fresh ?? (await readRun(deps, runId, true));
+  const run = fresh ?? (await readRunItem(deps, runId, true));
   if (!run) return false;
   if (run.completion === 'completed') return true;
   if (run.completion !== 'completing') {

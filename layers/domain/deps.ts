@@ -123,7 +123,7 @@ export interface StfRecord {
   completed?: boolean;
 }
 
-export async function readRun(
+export async function readRunItem(
   deps: DomainDeps,
   runId: string,
   consistent = false,
@@ -132,12 +132,4 @@ export async function readRun(
     new GetCommand({ TableName: deps.tableNames.runs, Key: { run_id: runId }, ConsistentRead: consistent }),
   );
   return Item as RunRecord | undefined;
-}
-
-/** A string field of a loose content object, else undefined. */
-export const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-/** A copy without undefined fields, for message content. */
-export function defined<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

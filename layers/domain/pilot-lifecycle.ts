@@ -1,10 +1,10 @@
 import { UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { defined, text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { integerOf } from '#contract/numbers.ts';
 import { conditionalWrite } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import { type UpdateSpec, updateOf } from '#tables/update.ts';
-import { defined, text } from './deps.ts';
 import type { PilotTableDeps } from './pilot-records.ts';
 
 type Lifecycle = 'transformer_start' | 'transformer_heartbeat' | 'transformer_end';

@@ -1,5 +1,5 @@
+import { text } from '#contract/fields.ts';
 import { numberOf } from '#contract/numbers.ts';
-import { text } from './deps.ts';
 
 /** Transformer settings when neither the message nor the run's config gives them. */
 export const pilotDefaults = {

@@ -1,7 +1,8 @@
+import { text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
 import { isRecord } from '#contract/wire.ts';
-import { type DomainDeps, text } from './deps.ts';
+import type { DomainDeps } from './deps.ts';
 import { findRequests, requestTimeOf } from './slice-requests.ts';
 
 /** The slice a result is about. */

@@ -1,4 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { defined, text } from '#contract/fields.ts';
 import { type Message, makeMessage } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
 import { destinations } from '#routes/destinations.ts';
@@ -6,16 +7,7 @@ import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import type { UpdateSpec } from '#tables/update.ts';
 import { checkCompletion, stopWorkers, TRANSCEIVER, updateRun } from './completion.ts';
-import {
-  type DomainDeps,
-  defined,
-  type Phase,
-  type RunConfig,
-  type RunRecord,
-  readRun,
-  send,
-  text,
-} from './deps.ts';
+import { type DomainDeps, type Phase, type RunConfig, type RunRecord, readRunItem, send } from './deps.ts';
 
 /** Task ids count up from here, as PanDA task ids do from theirs. */
 export const FIRST_TASK_ID = 1_000_001;
@@ -136,7 +128,7 @@ async function createTask(deps: DomainDeps, runId: string): Promise<number> {
   } catch (error) {
     if (!isConditionFailed(error)) throw error;
   }
-  return (await readRun(deps, runId, true))?.task_id as number;
+  return (await readRunItem(deps, runId, true))?.task_id as number;
 }
 
 /**

@@ -1,8 +1,9 @@
+import { defined, text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { isRecord } from '#contract/wire.ts';
 import { getAll, putAll } from './batches.ts';
 import { checkCompletion, updateRun } from './completion.ts';
-import { type DomainDeps, defined, now, refuse, type StfRecord, settleAll, text } from './deps.ts';
+import { type DomainDeps, now, refuse, type StfRecord, settleAll } from './deps.ts';
 import { identifyResults } from './result-slices.ts';
 import { updateStf } from './stfs.ts';
 

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { defined, text } from '#contract/fields.ts';
 import { type Message, makeMessage } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
 import { destinations } from '#routes/destinations.ts';
@@ -8,17 +9,7 @@ import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import { type UpdateSpec, updateOf } from '#tables/update.ts';
 import { checkCompletion, updateRun } from './completion.ts';
-import {
-  type DomainDeps,
-  defined,
-  now,
-  readRun,
-  refuse,
-  type StfRecord,
-  send,
-  settleAll,
-  text,
-} from './deps.ts';
+import { type DomainDeps, now, readRunItem, refuse, type StfRecord, send, settleAll } from './deps.ts';
 import { requestSlices } from './slice-requests.ts';
 
 export const DATA_HANDLER = 'data-handler';
@@ -86,7 +77,7 @@ export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDe
 async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<void> {
   const c = msg.content;
   const runId = msg.run_id;
-  const run = await readRun(deps, runId);
+  const run = await readRunItem(deps, runId);
   const slicesPerStf =
     positive(c.slices_per_stf) ?? positive(run?.config?.slices_per_stf) ?? DEFAULT_SLICES_PER_STF;
   const tfCount = positive(c.tf_count) ?? slicesPerStf;

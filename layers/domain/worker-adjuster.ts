@@ -1,9 +1,9 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { integerOf } from '#contract/numbers.ts';
 import { documents } from '#tables/documents.ts';
 import { isTaskOver } from './completion.ts';
-import { text } from './deps.ts';
 import { describeExit, type PilotLauncher, pilotStatus } from './pilot-launcher-port.ts';
 import { isLiveState, type PilotRecord, type PilotTableDeps, queryPilots } from './pilot-records.ts';
 import { transformerEnv } from './pilot-settings.ts';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { defined } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { fromEpochMicros, nowTimestamp } from '#contract/timestamps.ts';
 import type { Logger } from '#log/logger.ts';
@@ -52,7 +53,7 @@ export function messageItem(t: TakenMessage, handler: string, recordedAt: string
   if (t.message) {
     const msg = t.message;
     const content = msg.content as Record<string, unknown>;
-    return strip({
+    return defined<Item>({
       run_id: msg.run_id,
       msg_key: `${msg.created_at}#${msg.msg_type}#${hash}`,
       msg_type: msg.msg_type,
@@ -80,7 +81,7 @@ export function messageItem(t: TakenMessage, handler: string, recordedAt: string
     ? fromEpochMicros(Math.round(t.m.timestamp * 1000))
     : recordedAt;
   const runId = idOf(headers.run_id) ?? idOf(peek.run_id);
-  return strip({
+  return defined<Item>({
     run_id: runId !== undefined && /^\d+$/.test(runId) ? runId : NO_RUN,
     msg_key: `${createdAt}#${msgType}#${hash}`,
     msg_type: msgType,
@@ -103,7 +104,7 @@ export function lookupItems(taken: readonly TakenMessage[]): Item[] {
     if (executionId !== undefined)
       items.set(
         `execution:${executionId}`,
-        strip({ lookup: `execution:${executionId}`, run_id: msg.run_id, namespace: msg.namespace }),
+        defined<Item>({ lookup: `execution:${executionId}`, run_id: msg.run_id, namespace: msg.namespace }),
       );
     if (typeof content.task_id === 'number')
       items.set(`task:${content.task_id}`, { lookup: `task:${content.task_id}`, run_id: msg.run_id });
@@ -167,8 +168,4 @@ async function writeChunk(
     );
     pending = out.UnprocessedItems;
   }
-}
-
-function strip(o: Item): Item {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

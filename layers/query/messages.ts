@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { queryAll } from '#tables/pages.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
@@ -79,7 +80,7 @@ export function messageRow(m: Item): MessageRow {
     content_truncated: m.content_truncated,
     ...contentColumns(String(m.msg_type), content, m.refused),
   };
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as MessageRow;
+  return defined(row) as unknown as MessageRow;
 }
 
 export interface MessageListParams {

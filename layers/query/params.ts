@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { defined } from '#contract/fields.ts';
 import { parseTimestamp } from '#contract/timestamps.ts';
 import { badRequest, DEFAULT_LIMIT, MAX_LIMIT } from './bounds.ts';
 
@@ -42,11 +43,7 @@ export const paging = { limit, next: next.optional() };
 /** Parses a face's input with `schema`; a mismatch is a 400 naming each field and what is wrong with it. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const cleaned =
-    input !== null && typeof input === 'object'
-      ? Object.fromEntries(
-          Object.entries(input as Record<string, unknown>).filter(([, v]) => v !== undefined),
-        )
-      : {};
+    input !== null && typeof input === 'object' ? defined(input as Record<string, unknown>) : {};
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   throw badRequest(

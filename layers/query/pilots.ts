@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { LOST_AFTER_INTERVALS, type PilotRecord } from '#domain/pilot-records.ts';
 import { pilotDefaults } from '#domain/pilot-settings.ts';
@@ -82,7 +83,7 @@ export function pilotRow(p: Item, intervalS: number, nowMsValue: number, results
     slices_failed: results.failed,
     attempts: p.attempts,
   };
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as PilotRow;
+  return defined(row) as unknown as PilotRow;
 }
 
 export interface PilotListParams {

@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import type { Item } from './bounds.ts';
 
@@ -75,5 +76,5 @@ export function runRow(run: Item): RunRow {
     stf_files: registered,
     total_stf_files: num(run.total_stf_files),
   };
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as RunRow;
+  return defined(row) as unknown as RunRow;
 }

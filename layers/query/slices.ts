@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import { queryAll } from '#tables/pages.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
@@ -41,7 +42,7 @@ export function sliceRow(s: Item): SliceRow {
     error: s.error,
     result: s.result,
   };
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as SliceRow;
+  return defined(row) as unknown as SliceRow;
 }
 
 export interface SliceListParams {

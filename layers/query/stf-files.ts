@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import { type Item, type Page, queryPage } from './bounds.ts';
 import { docOf, type MonitorContext } from './context.ts';
 import { readRunItem } from './runs.ts';
@@ -48,7 +49,7 @@ export function stfRow(s: Item): StfRow {
     slices_done: s.done_slices instanceof Set ? s.done_slices.size : 0,
     url: s.url,
   };
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as StfRow;
+  return defined(row) as unknown as StfRow;
 }
 
 const statusFilter: Record<StfStatus, string> = {

@@ -1,3 +1,4 @@
+import { defined } from '#contract/fields.ts';
 import type { MonitorContext } from './context.ts';
 import { runOfExecution } from './lookups.ts';
 import { messageDigest } from './messages.ts';
@@ -100,7 +101,5 @@ export async function workflowStatus(c: MonitorContext, executionId: string): Pr
     settled: figures.settled,
     incomplete_reasons: figures.incomplete_reasons,
   };
-  return Object.fromEntries(
-    Object.entries(status).filter(([, v]) => v !== undefined),
-  ) as unknown as WorkflowStatus;
+  return defined(status) as unknown as WorkflowStatus;
 }

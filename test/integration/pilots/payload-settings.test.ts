@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkflow, parseOverride } from '#config/workflow.ts';
 import { encodeMessage, type Message, makeMessage } from '#contract/messages.ts';
 import { simulateRun } from '#domain/daq.ts';
-import { readRun } from '#domain/deps.ts';
+import { readRunItem } from '#domain/deps.ts';
 import { transformerEnv } from '#domain/pilot-settings.ts';
 import { openRuns } from '#domain/runs.ts';
 import { transformerConfigFromEnv } from '#domain/transformer-config.ts';
@@ -66,7 +66,7 @@ describe('Payload settings from the workflow to the pilot', () => {
     await openRuns([imminent], h.deps);
     const [adjuster] = await until(c.workers, 'adjuster_worker', 1);
     await c.stop();
-    const run = await readRun(h.deps, imminent.run_id, true);
+    const run = await readRunItem(h.deps, imminent.run_id, true);
     const content = adjuster?.content as Record<string, unknown>;
     return { content, run, env: transformerEnv(content, run?.config ?? {}) };
   }
