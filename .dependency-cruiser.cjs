@@ -1,52 +1,47 @@
 // The dependency rule (issue 15): imports point down, from the entry points (functions/, local/, bin/, lib/)
 // to the layers, never back up and never in a loop. `npm run deps` checks it; `npm test` runs that.
+/** A forbidden import: each is an error, which `npm run deps` names with the offending import. */
+const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    {
-      name: 'layers-import-no-entry-point',
-      comment:
-        'Code under layers/ sees ports and data: the entry points (functions/, local/, bin/, lib/) assemble the concrete parts and pass them in.',
-      severity: 'error',
-      from: { path: '^layers/' },
-      to: { path: '^(local|functions|bin|lib|bench|test)/' },
-    },
-    {
-      name: 'domain-imports-no-runtime',
-      comment: 'The domain knows nothing of Lambda plumbing: it is given its ports.',
-      severity: 'error',
-      from: { path: '^layers/domain/' },
-      to: { path: '^layers/runtime/' },
-    },
-    {
-      name: 'runtime-imports-no-domain',
-      comment: 'The runtime is plumbing shared by the handlers: it calls no domain code.',
-      severity: 'error',
-      from: { path: '^layers/runtime/' },
-      to: { path: '^layers/domain/' },
-    },
-    {
-      name: 'shared-plumbing-imports-no-domain-or-runtime',
-      comment:
-        'layers/messaging and layers/log are what the domain and the runtime share: they import neither.',
-      severity: 'error',
-      from: { path: '^layers/(messaging|log)/' },
-      to: { path: '^layers/(domain|runtime)/' },
-    },
-    {
-      name: 'layers-have-no-cycle',
-      comment: 'A loop makes two modules one: the load order decides what is defined.',
-      severity: 'error',
-      from: { path: '^layers/' },
-      to: { circular: true },
-    },
-    {
-      name: 'not-to-unresolvable',
-      comment: 'An import the rule cannot follow is an import it cannot check.',
-      severity: 'error',
-      from: {},
-      to: { couldNotResolve: true },
-    },
+    forbid(
+      'layers-import-no-entry-point',
+      'Code under layers/ sees ports and data: the entry points (functions/, local/, bin/, lib/) assemble the concrete parts and pass them in.',
+      { path: '^layers/' },
+      { path: '^(local|functions|bin|lib|bench|test)/' },
+    ),
+    forbid(
+      'domain-imports-no-runtime',
+      'The domain knows nothing of Lambda plumbing: it is given its ports.',
+      { path: '^layers/domain/' },
+      { path: '^layers/runtime/' },
+    ),
+    forbid(
+      'runtime-imports-no-domain',
+      'The runtime is plumbing shared by the handlers: it calls no domain code.',
+      { path: '^layers/runtime/' },
+      { path: '^layers/domain/' },
+    ),
+    forbid(
+      'shared-plumbing-imports-no-domain-or-runtime',
+      'layers/messaging and layers/log are what the domain and the runtime share: they import neither.',
+      { path: '^layers/(messaging|log)/' },
+      { path: '^layers/(domain|runtime)/' },
+    ),
+    forbid(
+      'layers-have-no-cycle',
+      'A loop makes two modules one: the load order decides what is defined.',
+      { path: '^layers/' },
+      { circular: true },
+    ),
+    forbid(
+      'not-to-unresolvable',
+      'An import the rule cannot follow is an import it cannot check.',
+      {},
+      { couldNotResolve: true },
+    ),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
