@@ -26,21 +26,17 @@ const route = (msgType: MsgType, from: Destination): Route => ({
   selector: `msg_type = '${msgType}'`,
 });
 
-/** The handler of each message type, by the `msg_type` header the broker filters on. */
+/** The handlers of the message types a topic carries, each by the `msg_type` header the broker filters on. */
+const routesFrom = (from: Destination, ...msgTypes: MsgType[]): Route[] =>
+  msgTypes.map((t) => route(t, from));
+
+/** The handler of each message type. */
 export const messageRoutes: readonly Route[] = [
-  route('run_imminent', destinations.epic),
-  route('start_run', destinations.epic),
-  route('pause_run', destinations.epic),
-  route('resume_run', destinations.epic),
-  route('stf_gen', destinations.epic),
-  route('end_run', destinations.epic),
-  route('stf_ready', destinations.epic),
-  route('run_stop', destinations.workers),
-  route('adjuster_worker', destinations.workers),
-  route('slice_result', destinations.results),
-  route('transformer_start', destinations.results),
-  route('transformer_heartbeat', destinations.results),
-  route('transformer_end', destinations.results),
+  ...routesFrom(destinations.epic, 'run_imminent', 'start_run', 'pause_run', 'resume_run', 'stf_gen'),
+  ...routesFrom(destinations.epic, 'end_run', 'stf_ready'),
+  ...routesFrom(destinations.workers, 'run_stop', 'adjuster_worker'),
+  ...routesFrom(destinations.results, 'slice_result', 'transformer_start', 'transformer_heartbeat'),
+  ...routesFrom(destinations.results, 'transformer_end'),
 ];
 
 /**
