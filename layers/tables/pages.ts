@@ -18,27 +18,24 @@ type Unpaged<I> = Omit<I, 'Limit' | 'ExclusiveStartKey'>;
 
 /** DynamoDB's own page bound is 1 MB; a capped read also asks for at most this many items a page. */
 const MAX_PAGE_ITEMS = 1000;
+const ALL = Number.POSITIVE_INFINITY;
+
+/** The paginator's settings: a capped read asks for no more items a page than it keeps. */
+const pager = (client: DynamoDBDocumentClient, cap: number) => ({
+  client,
+  pageSize: Number.isFinite(cap) ? Math.min(MAX_PAGE_ITEMS, cap) : undefined,
+});
 
 /** Every item a Query matches, up to `cap` (default: all of them). */
-export function queryAll<T = Item>(
+export const queryAll = <T = Item>(
   doc: DynamoDBDocumentClient,
   input: Unpaged<QueryCommandInput>,
-  cap = Number.POSITIVE_INFINITY,
-): Promise<AllItems<T>> {
-  return collect(paginateQuery({ client: doc, pageSize: pageSizeFor(cap) }, { ...input }), cap);
-}
+  cap = ALL,
+) => collect<T>(paginateQuery(pager(doc, cap), { ...input }), cap);
 
 /** Every item a Scan reads, up to `cap` (default: all of them). */
-export function scanAll<T = Item>(
-  doc: DynamoDBDocumentClient,
-  input: Unpaged<ScanCommandInput>,
-  cap = Number.POSITIVE_INFINITY,
-): Promise<AllItems<T>> {
-  return collect(paginateScan({ client: doc, pageSize: pageSizeFor(cap) }, { ...input }), cap);
-}
-
-const pageSizeFor = (cap: number): number | undefined =>
-  Number.isFinite(cap) ? Math.min(MAX_PAGE_ITEMS, cap) : undefined;
+export const scanAll = <T = Item>(doc: DynamoDBDocumentClient, input: Unpaged<ScanCommandInput>, cap = ALL) =>
+  collect<T>(paginateScan(pager(doc, cap), { ...input }), cap);
 
 async function collect<T>(
   pages: AsyncIterable<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
