@@ -27,6 +27,17 @@ const timeWindow = {
 
 /** The arguments of a list of one run's records: the execution or run, `filters`, and a page. */
 const runList = <F extends z.ZodRawShape>(filters: F) => ({ ...runOrExecution, ...filters, ...paging });
+const messageFilters = runList({
+  message_type: z.string().optional(),
+  agent: z.string().optional().describe('the sender'),
+  ...timeWindow,
+  order: z.string().optional().describe('asc or desc (default)'),
+});
+const logFilters = runList({
+  level: z.string().optional(),
+  search: z.string().optional().describe('text the message holds'),
+  ...timeWindow,
+});
 
 const runStatus = z.string().optional().describe('pending, running, completed, cancelled or terminated');
 
@@ -95,12 +106,7 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   tool(
     'swf_list_messages',
     'Messages the handlers took (and refused, with the reason) for an execution or run, newest first; filter by type, sender (agent), time.',
-    runList({
-      message_type: z.string().optional(),
-      agent: z.string().optional().describe('the sender'),
-      ...timeWindow,
-      order: z.string().optional().describe('asc or desc (default)'),
-    }),
+    messageFilters,
     (p) => monitor.messages(p),
   );
   tool(
@@ -118,11 +124,7 @@ export function monitorMcpServer(monitor: Monitor): McpServer {
   tool(
     'swf_list_logs',
     'Log lines of the handlers and pilots, newest first; by execution or run, minimum level (info, warn, error), text.',
-    runList({
-      level: z.string().optional(),
-      search: z.string().optional().describe('text the message holds'),
-      ...timeWindow,
-    }),
+    logFilters,
     (p) => monitor.logs(params(p, { search: 'text' })),
   );
   tool(
