@@ -2,6 +2,7 @@
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { startRunner } from '#local/runner.ts';
+import { createLogger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
 import { routeFor } from '#routes/route-table.ts';
 import { startTestBroker } from '../test/support/broker.ts';
@@ -22,7 +23,7 @@ const runner = await startRunner({
   load: async () => async (event) => {
     handled += event.messages.length;
   },
-  log: () => {},
+  log: createLogger({}, () => {}),
 });
 
 const bodies = Array.from({ length: total }, (_, i) =>

@@ -9,6 +9,7 @@ import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '#log/metrics.ts';
 import { TRANSIENT_FAILURES_ENV, type TransientFailures } from '#runtime/mq-handler.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { esbuildOptions } from '../functions/bundling.ts';
@@ -33,7 +34,7 @@ export interface HandlerFunctionProps {
   readonly memorySize?: number;
   /** @default 60 s */
   readonly timeout?: Duration;
-  /** Added to the baked-in NODE_OPTIONS and TRANSIENT_FAILURES (and may override them). @default none */
+  /** Added to the baked-in NODE_OPTIONS, TRANSIENT_FAILURES and POWERTOOLS_* (and may override them). @default none */
   readonly environment?: Record<string, string>;
   /** Where failed asynchronous invocations go. @default none (queue-driven functions are invoked synchronously) */
   readonly deadLetterQueue?: IQueue;
@@ -131,6 +132,10 @@ export class HandlerFunction extends NodejsFunction {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         [TRANSIENT_FAILURES_ENV]: props.transientFailures ?? 'park',
+        // The `service` of its log lines and the dimension of its metrics (layers/log/): the handler, the
+        // same in every deployment, where the function's name changes with the stack.
+        POWERTOOLS_SERVICE_NAME: props.handler,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
       bundling,

@@ -24,7 +24,7 @@ const runner = await startRunner({
     const url = pathToFileURL(join(projectRoot, 'functions', r.handler, 'handler.ts')).href;
     return (await import(url)).handler as MqHandler;
   },
-  log: (record) => log.info(String(record.msg ?? ''), record),
+  log,
 });
 const stopWatchdog = startWatchdog();
 writeFileSync(runnerReadyFile(env.env.TESTBED_STATE_DIR ?? '.'), String(process.pid));

@@ -1,5 +1,5 @@
 import type { BrokerPort, ReceivedMessage, Subscription } from '#broker/port.ts';
-import type { Logger } from '#log/logger.ts';
+import { createLogger, type Logger } from '#log/logger.ts';
 import { awaitedDependency } from '#messaging/failures.ts';
 import { type MqEvent, mqEvent, toMqMessage } from '#messaging/mq-event.ts';
 import { park } from '#messaging/park.ts';
@@ -19,7 +19,8 @@ export interface RunnerOptions {
   readonly maximumRedeliveries?: number;
   /** The rest of the retry policy (delays, back-off); `maximumRedeliveries` above wins. @default defaultRetryPolicy */
   readonly retry?: Partial<RetryPolicy>;
-  readonly log?: (record: Record<string, unknown>) => void;
+  /** @default JSON lines on stdout */
+  readonly log?: Logger;
 }
 
 export interface RunnerStats {
@@ -64,7 +65,7 @@ export async function startRunner(o: RunnerOptions): Promise<Runner> {
     transientFailures: 0,
     parked: 0,
   };
-  const log = o.log ?? ((r) => console.log(JSON.stringify(r)));
+  const log = o.log ?? createLogger({ service: 'runner' });
   const settings: ConsumerSettings = {
     batchSize: o.batchSize ?? 100,
     retry: {
@@ -93,21 +94,6 @@ interface ConsumerSettings {
   readonly retry: RetryPolicy;
 }
 
-/** park() logs through a Logger; the runner's log takes records. */
-function recordLogger(
-  log: (record: Record<string, unknown>) => void,
-  base: Record<string, unknown> = {},
-): Logger {
-  const emit = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-    log({ level, msg, ...base, ...fields });
-  return {
-    info: emit('info'),
-    warn: emit('warn'),
-    error: emit('error'),
-    child: (fields) => recordLogger(log, { ...base, ...fields }),
-  };
-}
-
 class BatchingConsumer {
   private pending: ReceivedMessage[] = [];
   private soon: NodeJS.Immediate | undefined;
@@ -125,7 +111,7 @@ class BatchingConsumer {
     private readonly handler: MqHandler,
     private readonly settings: ConsumerSettings,
     private readonly stats: RunnerStats,
-    private readonly log: (record: Record<string, unknown>) => void,
+    private readonly log: Logger,
   ) {
     // Twice the batch: the next batch fills while the current one is being handled.
     this.subscription = broker.subscribe(
@@ -164,23 +150,21 @@ class BatchingConsumer {
       const error = await this.attempt(batch, attempt > 0);
       if (error === undefined) return;
       const verdict = retries.failed(error);
-      const text = describeError(error);
       if (!verdict.retry) {
+        const text = describeError(error);
         await Promise.all(batch.map((m) => this.park(m, verdict.failures, text)));
         return;
       }
       if (verdict.transient) this.stats.transientFailures++;
-      this.log({
-        level: verdict.transient ? 'warn' : 'error',
-        msg: verdict.transient
-          ? `waiting for ${awaitedDependency(error)}…`
-          : 'handler failed: batch held for redelivery',
+      const fields = {
         handler: this.route.handler,
         retry_in_ms: verdict.delayMs,
         messageIds: batch.map((m) => m.messageId),
         run_ids: [...new Set(batch.map((m) => m.headers.run_id))],
-        error: text,
-      });
+        error,
+      };
+      if (verdict.transient) this.log.warn(`waiting for ${awaitedDependency(error)}…`, fields);
+      else this.log.error('handler failed: batch held for redelivery', fields);
       if (this.stopped || !(await this.pause(verdict.delayMs))) return;
     }
   }
@@ -223,7 +207,7 @@ class BatchingConsumer {
   /** Parks a message after its last failure, with the error as the reason, and acks it. */
   private async park(m: ReceivedMessage, failures: number, error: string): Promise<void> {
     try {
-      await park(this.broker, recordLogger(this.log), {
+      await park(this.broker, this.log, {
         queue: handlerQueue(this.route),
         body: m.body,
         // As the broker parks a message: without an expiry (a parked message waits for a person).
@@ -237,12 +221,10 @@ class BatchingConsumer {
       m.ack();
     } catch (parkError) {
       // Without the redelivery plugin a NACK parks it at once, but without the reason (in the log line).
-      this.log({
-        level: 'error',
-        msg: 'could not park a failed message: left to the broker',
+      this.log.error('could not park a failed message: left to the broker', {
         handler: this.route.handler,
         messageId: m.messageId,
-        error: describeError(parkError),
+        error: parkError,
       });
       m.nack();
     }

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { loadWorkflow, type WorkflowConfig } from '#config/workflow.ts';
 import { type DaqDeps, type DaqResult, simulateRun } from '#domain/daq.ts';
 import { realClock } from '#domain/daq-clock.ts';
+import { invocationLogger } from '#log/logger.ts';
 import { environment } from '#runtime/env.ts';
 import { stfStoreFor } from '#stf/s3-store.ts';
 
@@ -23,7 +24,8 @@ const isResolved = (w: DaqSimulatorEvent['workflow']): w is WorkflowConfig => 'd
 /** Invoked directly (CLI, another Lambda), not by a queue: simulates one DAQ run, chaining itself if long. */
 export async function handler(event: DaqSimulatorEvent, context?: InvocationContext): Promise<DaqResult> {
   const environmentDeps = await environment();
-  const { env, log } = environmentDeps;
+  const { env } = environmentDeps;
+  const log = invocationLogger(environmentDeps.log, context);
   const workflow = isResolved(event.workflow)
     ? event.workflow
     : loadWorkflow(event.workflow.name, { overrides: event.workflow.overrides ?? {}, env });
@@ -35,6 +37,7 @@ export async function handler(event: DaqSimulatorEvent, context?: InvocationCont
   const functionName = env.AWS_LAMBDA_FUNCTION_NAME;
   const deps: DaqDeps = {
     ...environmentDeps,
+    log,
     // Upstream writes STFs under /tmp when no container is configured; the local stack sets STF_STORE.
     stfStore: stfStoreFor(env.STF_STORE ?? tmpdir()),
     clock: realClock,
@@ -55,10 +58,7 @@ export async function handler(event: DaqSimulatorEvent, context?: InvocationCont
           setImmediate(() => {
             handler(next(continuation), budgetMs === undefined ? undefined : freshContext(budgetMs)).catch(
               (error: Error) =>
-                log.error('chained DAQ simulator invocation failed', {
-                  run_id: continuation.run_id,
-                  error: error.message,
-                }),
+                log.error('chained DAQ simulator invocation failed', { run_id: continuation.run_id, error }),
             );
           });
         },

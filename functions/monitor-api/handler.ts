@@ -1,4 +1,4 @@
-import { createLogger } from '#log/logger.ts';
+import { createLogger, invocationLogger, type LambdaContext } from '#log/logger.ts';
 import { type ApiRequest, handleApi } from '#query/api.ts';
 import { monitorContext } from '#query/context.ts';
 import { Monitor } from '#query/monitor.ts';
@@ -20,7 +20,7 @@ export interface HttpResult {
 
 // Built once per execution environment: the tables (TABLE_*) and the log groups (LOG_GROUPS) it reads.
 const monitor = new Monitor(monitorContext(process.env));
-const log = createLogger({ service: 'monitor-api' });
+const moduleLog = createLogger({ service: 'monitor-api' });
 
 export function apiRequest(event: HttpEvent): ApiRequest {
   const query: Record<string, string> = {};
@@ -33,13 +33,11 @@ export function apiRequest(event: HttpEvent): ApiRequest {
 }
 
 /** The monitor's read-only JSON API in AWS, behind an IAM-authenticated function URL. */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+export async function handler(event: HttpEvent, context?: LambdaContext): Promise<HttpResult> {
+  const log = invocationLogger(moduleLog, context);
   const req = apiRequest(event);
   const res = await handleApi(monitor, req, (error) =>
-    log.error('API request failed', {
-      path: req.path,
-      error: error instanceof Error ? error.message : String(error),
-    }),
+    log.error('API request failed', { path: req.path, error }),
   );
   return { statusCode: res.status, headers: res.headers, body: JSON.stringify(res.body) };
 }

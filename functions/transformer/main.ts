@@ -44,7 +44,7 @@ try {
   endReason = (await transformer.ended).reason;
 } catch (error) {
   endReason = error instanceof Error ? error.message : String(error);
-  log.error('transformer failed', { error: endReason });
+  log.error('transformer failed', { error });
   code = 1;
 }
 await closeBroker().catch(() => {});

@@ -1,5 +1,6 @@
 import { defined, text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
+import type { SliceResultContent } from '#contract/schemas.ts';
 import { isRecord } from '#contract/wire.ts';
 import { getAll, putAll } from './batches.ts';
 import { checkCompletion, updateRun } from './completion.ts';
@@ -134,13 +135,21 @@ async function countDone(
   return stf.sequence;
 }
 
+/** Upstream's transformer reports `{state, result, error}` in `result`; ours reports the analysis there. */
+const upstreamOutcome = (c: SliceResultContent): Record<string, unknown> | undefined =>
+  isRecord(c.result) && 'error' in c.result && 'state' in c.result ? c.result : undefined;
+
+/** Whether a result says its slice is done or failed: its state, else whether it reports an error. */
+export function sliceState(c: SliceResultContent): 'done' | 'failed' {
+  return c.state ?? ((c.error ?? upstreamOutcome(c)?.error ?? undefined) === undefined ? 'done' : 'failed');
+}
+
 function resultItem(
   { msg, runId, filename, sliceId, start, end, key }: Result,
   recordedAt: string,
 ): Record<string, unknown> {
   const c = msg.content;
-  // Upstream's transformer reports `{state, result, error}` in `result`; ours reports the analysis there.
-  const outcome = isRecord(c.result) && 'error' in c.result && 'state' in c.result ? c.result : undefined;
+  const outcome = upstreamOutcome(c);
   const error = c.error ?? outcome?.error ?? undefined;
   return defined({
     run_id: runId,
@@ -149,7 +158,7 @@ function resultItem(
     slice_id: sliceId,
     start,
     end,
-    state: c.state ?? (error === undefined ? 'done' : 'failed'),
+    state: sliceState(c),
     requested_at: c.requested_at,
     processing_start_at: c.processing_start_at,
     processed_at: c.processed_at,

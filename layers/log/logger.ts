@@ -1,28 +1,26 @@
 import { appendFileSync } from 'node:fs';
+import type { LambdaContext, LogFields, Logger } from './port.ts';
+import { powertoolsLogger } from './powertools.ts';
 
-/** One JSON object per line, as CloudWatch and `testbed logs` read them. */
-export type LogFields = Record<string, unknown>;
+export type { LambdaContext, LogFields, Logger } from './port.ts';
 
-export interface Logger {
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  /** A logger that adds `fields` (e.g. handler, run_id, execution_id) to every line. */
-  child(fields: LogFields): Logger;
+/**
+ * The logger of one invocation (Logger.forInvocation) when there is a Lambda context, else a child: a handler's
+ * tests and the local runner call it without one.
+ */
+export function invocationLogger(
+  log: Logger,
+  context: Partial<LambdaContext> | undefined,
+  fields: LogFields = {},
+): Logger {
+  return context?.awsRequestId !== undefined && log.forInvocation
+    ? log.forInvocation(context as LambdaContext, fields)
+    : log.child(fields);
 }
 
-export function createLogger(
-  base: LogFields = {},
-  write: (line: string) => void = (l) => console.log(l),
-): Logger {
-  const emit = (level: string) => (msg: string, fields?: LogFields) =>
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
-  return {
-    info: emit('info'),
-    warn: emit('warn'),
-    error: emit('error'),
-    child: (fields) => createLogger({ ...base, ...fields }, write),
-  };
+/** A logger whose lines go to `write` (one JSON line each) or to stdout. */
+export function createLogger(base: LogFields = {}, write?: (line: string) => void): Logger {
+  return powertoolsLogger(base, write);
 }
 
 /** A process with a terminal of its own (the CLI running the DAQ simulator) logs to TESTBED_LOG_FILE. */

@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { badRequest, type Page } from './bounds.ts';
-import { type LogLine, type LogQuery, type LogSource, logLevels, matches } from './logs.ts';
+import { type LogLine, type LogQuery, type LogSource, logLevels, logLine, matches } from './logs.ts';
 
 /** DynamoDB-style bound on the calls one page makes (FilterLogEvents may return empty pages with a token). */
 const MAX_CALLS_PER_PAGE = 10;
@@ -26,7 +26,8 @@ export function filterPattern(q: LogQuery): string | undefined {
   if (owners.length > 0) terms.push(`(${owners.join(' || ')})`);
   if (q.level !== undefined && q.level !== 'info') {
     const levels = logLevels.slice(logLevels.indexOf(q.level));
-    terms.push(`(${levels.map((l) => `$.level = ${quote(l)}`).join(' || ')})`);
+    // Powertools writes levels in upper case; CloudWatch compares strings as they are.
+    terms.push(`(${levels.map((l) => `$.level = ${quote(l.toUpperCase())}`).join(' || ')})`);
   }
   return terms.length > 0 ? `{ ${terms.join(' && ')} }` : undefined;
 }
@@ -115,9 +116,7 @@ function parseEvent(message: string, group: string): LogLine | undefined {
   const at = message.indexOf('{');
   if (at < 0) return undefined;
   try {
-    const o = JSON.parse(message.slice(at)) as Record<string, unknown>;
-    if (typeof o.time !== 'string') return undefined;
-    return { ...o, time: o.time, level: String(o.level ?? 'info'), msg: String(o.msg ?? ''), source: group };
+    return logLine(JSON.parse(message.slice(at)), group);
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { badRequest, type Page } from './bounds.ts';
-import { type LogLine, type LogQuery, type LogSource, matches } from './logs.ts';
+import { type LogLine, type LogQuery, type LogSource, logLine, matches } from './logs.ts';
 
 const CHUNK = 64 * 1024;
 /** What one page may read of one file; a page past it ends short, with `next` where it stopped. */
@@ -105,13 +105,8 @@ function scanBackwards(
     } catch {
       return;
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return;
-    const o = parsed as Record<string, unknown>;
-    if (typeof o.time !== 'string' || !matches(o, q)) return;
-    candidates.push({
-      line: { ...o, time: o.time, level: String(o.level ?? 'info'), msg: String(o.msg ?? ''), source: name },
-      pos: at,
-    });
+    const line = logLine(parsed, name);
+    if (line && matches(line, q)) candidates.push({ line, pos: at });
   };
   try {
     while (pos > 0 && read < maxBytes && candidates.length < want) {

@@ -18,7 +18,10 @@ export interface LogQuery {
   readonly next?: string;
 }
 
-/** One JSON log line as written by `layers/log/logger.ts`, with where it was read. */
+/**
+ * One JSON log line as written by `layers/log/` (Powertools' `timestamp`, `level`, `message`), as the query
+ * layer gives it (`time`, lower-case `level`, `msg`), with where it was read.
+ */
 export interface LogLine {
   readonly time: string;
   readonly level: string;
@@ -35,10 +38,26 @@ export interface LogSource {
 
 export const emptyLogSource: LogSource = { name: 'none', read: async () => ({ items: [] }) };
 
+/** A parsed JSON line as a LogLine; undefined for JSON that is no log line (not an object, no time). */
+export function logLine(parsed: unknown, source: string): LogLine | undefined {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const o = parsed as Record<string, unknown>;
+  // `time` and `msg`: lines of a stack started before the logs took Powertools' shape.
+  const { timestamp = o.time, message = o.msg, level = 'info', time, msg, ...fields } = o;
+  if (typeof timestamp !== 'string') return undefined;
+  return {
+    ...fields,
+    time: timestamp,
+    level: String(level).toLowerCase(),
+    msg: String(message ?? ''),
+    source,
+  };
+}
+
 const rank = (level: unknown): number => logLevels.indexOf(String(level).toLowerCase() as LogLevel);
 
-/** Whether a parsed line answers the query (run or execution, level, text, time range). */
-export function matches(line: Record<string, unknown>, q: LogQuery): boolean {
+/** Whether a line answers the query (run or execution, level, text, time range). */
+export function matches(line: LogLine, q: LogQuery): boolean {
   if (q.runId !== undefined || q.executionId !== undefined) {
     const ofRun =
       q.runId !== undefined &&
@@ -49,16 +68,9 @@ export function matches(line: Record<string, unknown>, q: LogQuery): boolean {
     if (!ofRun && !ofExecution) return false;
   }
   if (q.level !== undefined && rank(line.level) < rank(q.level)) return false;
-  if (
-    q.text !== undefined &&
-    !String(line.msg ?? '')
-      .toLowerCase()
-      .includes(q.text.toLowerCase())
-  )
-    return false;
+  if (q.text !== undefined && !line.msg.toLowerCase().includes(q.text.toLowerCase())) return false;
   // Log times have milliseconds (`toISOString`), canonical timestamps microseconds: compare to the ms.
-  const time = typeof line.time === 'string' ? line.time : '';
-  if (q.since !== undefined && time < q.since.slice(0, 23)) return false;
-  if (q.until !== undefined && time > `${q.until.slice(0, 23)}Z`) return false;
+  if (q.since !== undefined && line.time < q.since.slice(0, 23)) return false;
+  if (q.until !== undefined && line.time > `${q.until.slice(0, 23)}Z`) return false;
   return true;
 }

@@ -28,10 +28,14 @@ export function environment(env: NodeJS.ProcessEnv = process.env): Promise<Envir
 }
 
 async function build(env: NodeJS.ProcessEnv): Promise<Environment> {
-  const log = loggerFromEnv({ service: env.AWS_LAMBDA_FUNCTION_NAME ?? 'testbed' }, env);
+  const log = loggerFromEnv({ service: serviceName(env) }, env);
   const broker = await brokerFromEnv(env, log);
   return { broker, db: dynamoClient(env), tableNames: tableNames(env), log, env };
 }
+
+/** The function's name in its log lines and metrics: the handler the stack names it after, else Lambda's. */
+export const serviceName = (env: NodeJS.ProcessEnv = process.env, otherwise = 'testbed'): string =>
+  env.POWERTOOLS_SERVICE_NAME ?? env.AWS_LAMBDA_FUNCTION_NAME ?? otherwise;
 
 export function tableNames(env: NodeJS.ProcessEnv = process.env): Record<TableName, string> {
   return Object.fromEntries(

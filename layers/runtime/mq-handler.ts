@@ -1,6 +1,5 @@
-import type { BrokerPort } from '#broker/port.ts';
 import { ContractError, decodeMessage, type Message, type MsgType } from '#contract/messages.ts';
-import type { Logger } from '#log/logger.ts';
+import { invocationLogger, type LambdaContext, type LogFields, type Logger } from '#log/logger.ts';
 import { isTransient } from '#messaging/failures.ts';
 import type { HandlerDeps } from '#messaging/handler-deps.ts';
 import { recordMessages, type TakenMessage } from '#messaging/message-log.ts';
@@ -64,12 +63,12 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
   deps: () => Promise<D>,
   handle: (messages: Message<T>[], deps: D) => Promise<void>,
   options: MqHandlerOptions = {},
-): (event: MqEvent) => Promise<BatchOutcome> {
+): (event: MqEvent, context?: LambdaContext) => Promise<BatchOutcome> {
   const mode = options.transientFailures ?? transientFailuresFrom();
   const delays = options.retryDelaysMs ?? [1000, 3000, 6000];
   const budgetMs = options.retryBudgetMs ?? 30_000;
-  return async (event) => {
-    const d = await deps();
+  return async (event, context) => {
+    const shared = await deps();
     const accepted: Message<T>[] = [];
     const acceptedRaw: MqMessage[] = [];
     const taken: TakenMessage[] = [];
@@ -88,13 +87,14 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
         refusals.push(refusalOf(m, error.reason, msgType));
       }
     }
+    const d = { ...shared, log: batchLogger(shared.log, context, msgType, accepted) };
     // Recorded for the monitor beside the handling, which its failure never stops (see recordMessages).
     const recording = recordMessages(d, msgType, taken);
     let stalled: { error: unknown; attempts: number } | undefined;
     if (accepted.length > 0) {
       const attempt = () => handle(accepted, d);
       stalled = await (mode === 'park'
-        ? retryTransient(attempt, delays, budgetMs, d.log.child({ handler: msgType }))
+        ? retryTransient(attempt, delays, budgetMs, d.log)
         : attempt().then(() => undefined)
       ).finally(() => recording);
     }
@@ -108,6 +108,41 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
     for (const m of acceptedRaw)
       await park(d.broker, d.log, { ...refusalOf(m, reason, msgType), transient: true });
     return { accepted: accepted.length, refused: refusals.length, parked: acceptedRaw.length };
+  };
+}
+
+/**
+ * The batch's logger: the invocation's request id and cold start, the handler, and the run it is about
+ * (`run_id`, `execution_id`, `namespace`) or, for a batch of several runs, their `run_ids`.
+ */
+function batchLogger(
+  log: Logger,
+  context: LambdaContext | undefined,
+  handler: string,
+  messages: readonly AboutRun[],
+): Logger {
+  return invocationLogger(log, context, { handler, ...runKeys(messages) });
+}
+
+/** What a message says of its run. */
+interface AboutRun {
+  readonly run_id: string;
+  readonly namespace?: string;
+  readonly [field: string]: unknown;
+  readonly content: Readonly<Record<string, unknown>>;
+}
+
+function runKeys(messages: readonly AboutRun[]): LogFields {
+  const runIds = [...new Set(messages.map((m) => m.run_id))];
+  if (runIds.length !== 1) return runIds.length > 1 ? { run_ids: runIds } : {};
+  const first = (pick: (m: AboutRun) => unknown) =>
+    messages.map(pick).find((v): v is string => typeof v === 'string' && v !== '');
+  const executionId = first((m) => m.execution_id ?? m.content.execution_id);
+  const namespace = first((m) => m.namespace);
+  return {
+    run_id: runIds[0],
+    ...(executionId !== undefined && { execution_id: executionId }),
+    ...(namespace !== undefined && { namespace }),
   };
 }
 
@@ -142,7 +177,7 @@ async function retryTransient(
       log.warn('batch failed for a transient reason: retried', {
         attempt: attempts,
         retry_in_ms: pause,
-        error: errorText(error),
+        error,
       });
       await new Promise((r) => setTimeout(r, pause));
     }

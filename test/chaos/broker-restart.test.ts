@@ -153,9 +153,10 @@ describe('A run whose broker is stopped and started again in the middle', () => 
     // Prepare
     const connectedAfterUp = (log: string | undefined) => {
       const line = logRecords(log ?? '').find(
-        (r) => String(r.msg).includes('[broker] connected to') && Date.parse(String(r.time)) >= t.stopped,
+        (r) =>
+          String(r.message).includes('[broker] connected to') && Date.parse(String(r.timestamp)) >= t.stopped,
       );
-      return line ? (Date.parse(String(line.time)) - t.up) / 1000 : undefined;
+      return line ? (Date.parse(String(line.timestamp)) - t.up) / 1000 : undefined;
     };
     // Act
     const rows = clients.map((c) => ({

@@ -160,12 +160,12 @@ describe('A run whose transformers are each killed once, mid-slice', () => {
   it('marks each killed pilot lost and replaces it in its slot as attempt 2, which ends with the run', () => {
     // Prepare
     const log = logRecords(join(s.stack.stateDir, 'logs', 'runner.log'));
-    const at = (r: Record<string, unknown>) => Date.parse(String(r.time));
+    const at = (r: Record<string, unknown>) => Date.parse(String(r.timestamp));
     // Act
     const rows = kills.map((k) => {
-      const lost = log.find((r) => r.msg === 'pilot lost' && r.pilot_id === k.pilotId);
+      const lost = log.find((r) => r.message === 'pilot lost' && r.pilot_id === k.pilotId);
       const started = log.find(
-        (r) => r.msg === 'pilot started' && r.pilot_id === k.pilotId && r.attempt === 2,
+        (r) => r.message === 'pilot started' && r.pilot_id === k.pilotId && r.attempt === 2,
       );
       return {
         pilot: k.pilotId,

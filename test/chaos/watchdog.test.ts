@@ -227,7 +227,7 @@ describe('Pilot watchdog', () => {
     expect(outcomes).toEqual([
       { runId, ended: [], lost: [p01], replaced: [p01], refilled: [], exhausted: [], stopping: [] },
     ]);
-    expect(lines.find((l) => l.msg === 'pilot lost')).toMatchObject({
+    expect(lines.find((l) => l.message === 'pilot lost')).toMatchObject({
       why: 'gone',
       exit: 'killed by SIGKILL',
     });

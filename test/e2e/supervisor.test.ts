@@ -111,9 +111,9 @@ describe('The supervised local stack', () => {
       expect(row.last_restart).toMatchObject({ reason: 'killed by SIGKILL', signal: 'SIGKILL' });
       expect(isAlive(row.pid as number)).toBe(true);
       const supervisorLog = logRecords(join(s.stack.stateDir, 'logs', 'supervisor.log'));
-      expect(supervisorLog.filter((l) => l.msg === 'restarting' && l.part === part)).toHaveLength(1);
+      expect(supervisorLog.filter((l) => l.message === 'restarting' && l.part === part)).toHaveLength(1);
       const ownLog = logRecords(row.detail as string);
-      expect(ownLog.filter((l) => l.msg === 'restarted by the supervisor')).toHaveLength(1);
+      expect(ownLog.filter((l) => l.message === 'restarted by the supervisor')).toHaveLength(1);
     },
     150_000,
   );

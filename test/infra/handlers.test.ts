@@ -284,6 +284,20 @@ describe('Construct: Handlers', () => {
       for (const v of variables) expect(Object.keys(v)).toEqual(expect.arrayContaining(expected));
     });
 
+    it('names every function after its handler in its log lines and metrics, under one metrics namespace', () => {
+      // Prepare
+      const handlers = Object.keys(s.stack.handlers.functions);
+
+      // Act
+      const powertools = handlers.map((h) => {
+        const v = (propertiesOf(h).Environment as { Variables: Record<string, unknown> }).Variables;
+        return [v.POWERTOOLS_SERVICE_NAME, v.POWERTOOLS_METRICS_NAMESPACE];
+      });
+
+      // Assess
+      expect(powertools).toEqual(handlers.map((h) => [h, 'SwfTestbed']));
+    });
+
     it('has every queue-driven handler park what fails for a transient reason, for the scheduled replay', () => {
       // Prepare
       const handlers = routes.map((r) => r.handler);

@@ -6,6 +6,7 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import { listDeadLetters } from '#local/dead-letters.ts';
 import { type MqHandler, type Runner, startRunner } from '#local/runner.ts';
 import { credentialsFile } from '#local/state.ts';
+import { createLogger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
 import { handlerQueue, headerlessRoute, routeFor } from '#routes/route-table.ts';
 import { closeEnvironment, environment, tableNames } from '#runtime/env.ts';
@@ -74,7 +75,7 @@ describe('Messages without a msg_type header, handled under the local runner', (
         broker: (await environment()).broker,
         routes: [headerlessRoute],
         load: async () => handler,
-        log: () => {},
+        log: createLogger({}, () => {}),
       });
     });
     afterAll(async () => {
@@ -166,7 +167,7 @@ describe('Messages without a msg_type header, handled under the local runner', (
       expect(items[0]?.refused).toBeUndefined();
       expect(logRecords(logFile)).toContainEqual(
         expect.objectContaining({
-          msg: 'recorded in the message log only: no handler here takes its msg_type',
+          message: 'recorded in the message log only: no handler here takes its msg_type',
           msg_type: 'tf_file_registered',
           run_id: runId,
         }),

@@ -214,10 +214,10 @@ describe('the CLI teaches its use', () => {
     const dir = testDir('testbed-cli-logs-');
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const line = (fields: Record<string, unknown>) =>
-      JSON.stringify({ time: '2025-03-01T10:00:05.000Z', level: 'info', run_id: RUN, ...fields });
+      JSON.stringify({ level: 'INFO', timestamp: '2025-03-01T10:00:05.000Z', run_id: RUN, ...fields });
     writeFileSync(
       join(dir, 'logs', 'runner.log'),
-      `${line({ msg: 'STF sliced', filename: `swf.${RUN}.000001.stf` })}\n${line({ msg: 'run started' })}\n`,
+      `${line({ message: 'STF sliced', filename: `swf.${RUN}.000001.stf` })}\n${line({ message: 'run started' })}\n`,
     );
     // Act
     const r = await cliOn(dynamo, { TESTBED_STATE_DIR: dir })('logs', '--run', RUN);

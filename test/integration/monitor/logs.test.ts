@@ -9,8 +9,9 @@ import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 import { testDir } from '../../support/temp.ts';
 import { context, EXECUTION, RUN, seedRun } from './seed.ts';
 
+/** A line as layers/log writes it (Powertools' shape). */
 const line = (second: number, fields: Record<string, unknown>) =>
-  `${JSON.stringify({ time: `2025-03-01T10:00:${String(second).padStart(2, '0')}.000Z`, level: 'info', msg: `line ${second}`, ...fields })}\n`;
+  `${JSON.stringify({ level: 'INFO', message: `line ${second}`, timestamp: `2025-03-01T10:00:${String(second).padStart(2, '0')}.000Z`, ...fields })}\n`;
 
 describe('log lines from the local log files', () => {
   let dir: string;
@@ -29,7 +30,7 @@ describe('log lines from the local log files', () => {
       appendFileSync(join(dir, 'pilots', `${RUN}-p01.log`), line(s, { run_id: RUN, pilot_id: `${RUN}-p01` }));
     appendFileSync(
       join(dir, 'pilots', `${RUN}-p01.log`),
-      line(39, { run_id: RUN, level: 'error', msg: 'Slice FAILED' }),
+      line(39, { run_id: RUN, level: 'ERROR', message: 'Slice FAILED' }),
     );
     writeFileSync(join(dir, 'pilots', '100499-p01.log'), line(50, { run_id: '100499' }));
   });
@@ -88,6 +89,21 @@ describe('log lines from the local log files', () => {
     expect(found.map((l) => l.msg)).toEqual(['line 0']);
   });
 
+  it('reads the lines of a stack started before the logs took that shape (time, msg)', async () => {
+    // Prepare
+    const old = testDir('testbed-old-logs-');
+    writeFileSync(
+      join(old, 'runner.log'),
+      `${JSON.stringify({ time: '2025-03-01T10:00:00.000Z', level: 'warn', msg: 'old line', run_id: RUN })}\n`,
+    );
+    // Act
+    const page = await localLogSource(old).read({ runId: RUN, level: 'warn', limit: 5 });
+    // Assess
+    expect(page.items).toEqual([
+      { time: '2025-03-01T10:00:00.000Z', level: 'warn', msg: 'old line', run_id: RUN, source: 'runner.log' },
+    ]);
+  });
+
   describe('through the query layer', () => {
     let dynamo: TestDynamo;
     beforeAll(async () => {
@@ -134,7 +150,7 @@ describe('log lines from CloudWatch Logs', () => {
     // Assess
     expect(request).toEqual({
       logGroupName: '/aws/lambda/stf-gen',
-      filterPattern: `{ ($.run_id = "${RUN}" || $.execution_id = "${EXECUTION}") && ($.level = "warn" || $.level = "error") }`,
+      filterPattern: `{ ($.run_id = "${RUN}" || $.execution_id = "${EXECUTION}") && ($.level = "WARN" || $.level = "ERROR") }`,
       startTime: Date.parse('2025-03-01T10:00:00Z'),
       endTime: Date.parse('2025-03-01T11:00:00Z'),
       limit: 50,

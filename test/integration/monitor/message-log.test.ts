@@ -189,6 +189,6 @@ describe('mqHandler records the messages a handler takes', () => {
     })(event(delivered(body, headers)));
     // Assess
     expect(handled).toBe(1);
-    expect(log.lines.map((l) => l.msg)).toContain('messages not recorded for the monitor');
+    expect(log.lines.map((l) => l.message)).toContain('messages not recorded for the monitor');
   });
 });

@@ -97,7 +97,7 @@ describe('Transformer as a pilot process', () => {
       reason: 'stop_transformer',
     });
     await eventually('the pilot exits', () => !isAlive(pilot.pid));
-    expect(pilot.log()).toMatch(/"msg":"pilot exits".*"code":0/);
+    expect(pilot.log()).toMatch(/"message":"pilot exits".*"code":0/);
     expect(readPid(pilotDaemon(stateDir, pilot.pilotId))).toBeUndefined();
     await seen.stop();
   });

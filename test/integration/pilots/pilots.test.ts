@@ -174,7 +174,9 @@ describe('Worker adjuster', () => {
     for (const slot of [1, 2]) {
       const pilotId = `${runId}-p0${slot}`;
       await eventually(`${pilotId} exited`, async () => !(await launcher.isAlive(runId, pilotId)));
-      await eventually(`${pilotId} logged its exit`, () => pilotLog(pilotId).includes('"msg":"pilot exits"'));
+      await eventually(`${pilotId} logged its exit`, () =>
+        pilotLog(pilotId).includes('"message":"pilot exits"'),
+      );
       expect(pilotLog(pilotId)).toContain('"code":0');
     }
     await seen.stop();

@@ -58,7 +58,7 @@ describe('Dead letters: parking with a reason, listing, replaying', () => {
       routes: [route(msgType)],
       load: async () => handler,
       maximumRedeliveries,
-      log: () => {},
+      log: quiet,
     });
     runners.push(runner);
     return runner;

@@ -107,8 +107,8 @@ describe('Transient failures in AWS: parked as transient, replayed with back-off
     expect(await parkedOf('100031')).toEqual([]);
     expect(log.lines).toContainEqual(
       expect.objectContaining({
-        level: 'info',
-        msg: 'parked message replayed after a transient failure',
+        level: 'INFO',
+        message: 'parked message replayed after a transient failure',
         run_id: '100031',
         handler: 'end_run',
         replays: 1,
@@ -135,7 +135,7 @@ describe('Transient failures in AWS: parked as transient, replayed with back-off
     expect(await parkedOf('100034')).toEqual([]);
     expect(log.lines).toContainEqual(
       expect.objectContaining({
-        msg: 'batch failed for a transient reason: retried',
+        message: 'batch failed for a transient reason: retried',
         handler: 'end_run',
         attempt: 1,
       }),
@@ -228,11 +228,13 @@ describe('Transient failures in AWS: parked as transient, replayed with back-off
       /^2 automatic replays spent; end_run handler failed 3 times for a transient/,
     );
     const logged = log.lines.filter((l) => l.run_id === '100033');
-    expect(logged.filter((l) => l.msg === 'parked message replayed after a transient failure')).toHaveLength(
-      2,
-    );
     expect(
-      logged.filter((l) => l.msg === 'parked message given up: its transient failure outlasted its replays'),
+      logged.filter((l) => l.message === 'parked message replayed after a transient failure'),
+    ).toHaveLength(2);
+    expect(
+      logged.filter(
+        (l) => l.message === 'parked message given up: its transient failure outlasted its replays',
+      ),
     ).toHaveLength(1);
   });
 });

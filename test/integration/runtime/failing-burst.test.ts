@@ -4,6 +4,7 @@ import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { browseQueue } from '#local/dead-letters.ts';
 import { type Runner, startRunner } from '#local/runner.ts';
+import { createLogger } from '#log/logger.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { eventually } from '../../support/local-stack.ts';
@@ -52,7 +53,7 @@ describe('Local Lambda runner under a burst of failing batches', () => {
       },
       // Small batches: hundreds of failing invocations, each retried a second apart as Lambda's poller does.
       batchSize: 10,
-      log: () => {},
+      log: createLogger({}, () => {}),
     });
     const poisoned = POISONED.map((t) => handlerQueue(route(t)));
     // Act

@@ -52,7 +52,7 @@ describe('Local Lambda runner', () => {
       load: async () => handler,
       // One redelivery keeps the dead-letter cases short (Lambda's poller allows 6).
       maximumRedeliveries: 1,
-      log: () => {},
+      log: quiet,
       ...o,
     });
     runners.push(runner);
@@ -140,7 +140,10 @@ describe('Local Lambda runner', () => {
         }
         handled.push(...e.messages.map((m) => m.messageID));
       },
-      { retry: { backoffInitialMs: 20, backoffMaxMs: 80 }, log: (r) => logs.push(r) },
+      {
+        retry: { backoffInitialMs: 20, backoffMaxMs: 80 },
+        log: createLogger({}, (l) => logs.push(JSON.parse(l))),
+      },
     );
     const sent = encodeMessage(makeMessage('resume_run', '100014', { state: 'run' }));
     // Act
@@ -150,10 +153,10 @@ describe('Local Lambda runner', () => {
     expect(handled).toHaveLength(1);
     expect(runner.stats.transientFailures).toBe(8);
     expect(runner.stats.parked).toBe(0);
-    const waits = logs.filter((r) => r.msg === 'waiting for DynamoDB…');
+    const waits = logs.filter((r) => r.message === 'waiting for DynamoDB…');
     expect(waits).toHaveLength(8);
     expect(waits.map((r) => r.retry_in_ms)).toEqual([20, 40, 80, 80, 80, 80, 80, 80]);
-    expect(waits[0]?.error).toBe('connect ECONNREFUSED 127.0.0.1:4567');
+    expect(waits[0]?.error).toMatchObject({ message: 'connect ECONNREFUSED 127.0.0.1:4567' });
   });
 
   it('gives a batch waiting for its retry back to the broker when stopped, for the next runner', async () => {

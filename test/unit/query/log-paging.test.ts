@@ -46,9 +46,9 @@ describe('Function: localLogSource', () => {
                 .filter(([, f]) => f === i)
                 .map(([s, f, ofRun]) =>
                   JSON.stringify({
-                    time: time(s),
-                    level: 'info',
-                    msg: `line ${s}`,
+                    level: 'INFO',
+                    message: `line ${s}`,
+                    timestamp: time(s),
                     run_id: ofRun || f > 0 ? RUN : '1',
                   }),
                 )
@@ -103,7 +103,7 @@ describe('Function: cloudWatchLogSource', () => {
     await fc.assert(
       fc.asyncProperty(
         // A line per second: its group and level; a warn query drops the info lines after the fetch.
-        fc.array(fc.tuple(fc.nat({ max: 2 }), fc.constantFrom('info', 'warn', 'error')), { maxLength: 10 }),
+        fc.array(fc.tuple(fc.nat({ max: 2 }), fc.constantFrom('INFO', 'WARN', 'ERROR')), { maxLength: 10 }),
         fc.integer({ min: 2, max: 4 }),
         fc.boolean(),
         async (lines, answer, warn) => {
@@ -111,13 +111,13 @@ describe('Function: cloudWatchLogSource', () => {
           const byGroup: Record<string, string[]> = Object.fromEntries(groups.map((g) => [g, []]));
           for (const [s, [g, level]] of lines.entries())
             byGroup[groups[g] as string]?.push(
-              `${time(s)}\treq-1\tINFO\t${JSON.stringify({ time: time(s), level, msg: `line ${s}` })}`,
+              `${time(s)}\treq-1\tINFO\t${JSON.stringify({ level, message: `line ${s}`, timestamp: time(s) })}`,
             );
           const level = warn ? ('warn' as const) : undefined;
           const expected = groups.flatMap((g) =>
             lines
               .map(([gi, l], s) => ({ g: groups[gi], l, s }))
-              .filter((x) => x.g === g && (!warn || x.l !== 'info'))
+              .filter((x) => x.g === g && (!warn || x.l !== 'INFO'))
               .map((x) => time(x.s)),
           );
           const source = cloudWatchLogSource({ logGroups: groups, client: cloudWatch(byGroup, answer) });
