@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import stompit from 'stompit';
+// The client alone: stompit's index also loads its failover and channel modules (and qs), which we never use.
+import StompitClient from 'stompit/lib/Client.js';
 import type { Endpoint } from './broker-url.ts';
 import { FrameOutput } from './frame-output.ts';
 
@@ -10,7 +11,7 @@ import { FrameOutput } from './frame-output.ts';
  */
 
 /** stompit's Client with the internals used below (stompit 1.0, which @types/stompit omits). */
-type Client = stompit.Client & {
+type Client = StompitClient & {
   _receipts: Record<string, () => void>;
   _subscriptions: Record<string, unknown>;
   headers?: Record<string, string>;
@@ -56,7 +57,7 @@ export class StompitSession {
       // stompit's own writer sends a frame in several socket writes (see frame-output.ts).
       outgoingFrameStream: new FrameOutput(socket),
     };
-    this.client = new stompit.Client(socket, options as never) as Client;
+    this.client = new StompitClient(socket, options as never) as Client;
   }
 
   /** Sends CONNECT; `done` gets the error if the handshake fails. */
@@ -112,7 +113,7 @@ export class StompitSession {
         this.onRefusal.delete(String(frameHeaders.receipt));
         onReceipt();
       },
-    } as stompit.Client.SendOptions);
+    } as StompitClient.SendOptions);
     this.onRefusal.set(String(frameHeaders.receipt), onRefused);
     if (body) frame.write(body);
     frame.end();

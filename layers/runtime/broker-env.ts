@@ -18,13 +18,8 @@ export async function brokerFromEnv(env: NodeJS.ProcessEnv, log: Logger): Promis
 async function brokerCredentials(env: NodeJS.ProcessEnv): Promise<{ user: string; password: string }> {
   const file = env.BROKER_CREDENTIALS_FILE;
   if (file) return readCredentials(file);
-  const secretArn = required(env, 'BROKER_SECRET_ARN');
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const parsed = JSON.parse(secret.SecretString ?? '{}') as { username?: string; password?: string };
-  if (!parsed.username || !parsed.password)
-    throw new Error(`secret ${secretArn}: expected {"username", "password"}`);
-  return { user: parsed.username, password: parsed.password };
+  const { secretCredentials } = await import('./broker-secret.ts');
+  return secretCredentials(required(env, 'BROKER_SECRET_ARN'));
 }
 
 function required(env: NodeJS.ProcessEnv, key: string): string {
