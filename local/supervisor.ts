@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, type LogFields } from '#log/logger.ts';
+import { createLogger, type Logger } from '#log/logger.ts';
 import { type Daemon, exitStatus, isAlive, pidInFile, readPid, signal } from './processes.ts';
 
 // The local stack's supervisor: one small detached process that starts the parts of the stack (broker,
@@ -147,21 +147,14 @@ export async function supervise(
 ): Promise<void> {
   const log = createLogger({ service: 'supervisor' });
   // The part's own log says it was restarted too, where a person reading it looks.
-  const partLog = (p: Part, level: string, msg: string, fields: LogFields) => {
-    const line = {
-      time: new Date().toISOString(),
-      level,
-      msg,
-      service: 'supervisor',
-      part: p.name,
-      ...fields,
-    };
-    try {
-      appendFileSync(p.daemon.logFile, `${JSON.stringify(line)}\n`);
-    } catch {
-      // its folder is gone: the supervisor's log has the line
-    }
-  };
+  const partLog = (p: Part): Logger =>
+    createLogger({ service: 'supervisor', part: p.name }, (line) => {
+      try {
+        appendFileSync(p.daemon.logFile, `${line}\n`);
+      } catch {
+        // its folder is gone: the supervisor's log has the line
+      }
+    });
   const state: SupervisorState = {
     pid: process.pid,
     started_at: new Date().toISOString(),
@@ -213,7 +206,7 @@ export async function supervise(
         `${Math.round(policy.windowMs / 1000)} s (last: ${record.reason}); see its log ${part.daemon.logFile}, ` +
         'then testbed up starts it again';
       log.error('left down', { part: part.name, reason: record.reason, log: part.daemon.logFile });
-      partLog(part, 'error', 'left down by the supervisor', { reason: record.reason, message: s.message });
+      partLog(part).error('left down by the supervisor', { reason: record.reason, why: s.message });
       return;
     }
     const delay = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** t.recent.length);
@@ -237,7 +230,7 @@ export async function supervise(
       s.last_restart = { ...restart, at: new Date().toISOString() };
       const fields = { restart: s.restarts, ...s.last_restart };
       log.warn('restarting', { part: part.name, ...fields });
-      partLog(part, 'warn', 'restarted by the supervisor', fields);
+      partLog(part).warn('restarted by the supervisor', fields);
     } else log.info('starting', { part: part.name });
     part.start().then(
       (pid) => {
