@@ -13,6 +13,8 @@ export interface BundlesResult {
 export async function bundlesStage(): Promise<BundlesResult> {
   say('bundling every Lambda handler as CDK does (esbuild, minified)');
   const sizes = await bundleSizes();
+  // Each size, in bytes: a change is held to not growing any of them.
+  for (const b of sizes) say(`  ${b.name}: ${b.bytes.toLocaleString('en')} bytes`);
   const handlers = sizes.filter((b) => !b.name.startsWith('transformer'));
   const largest = handlers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   return {
