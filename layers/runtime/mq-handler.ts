@@ -6,8 +6,6 @@ import { recordMessages, type TakenMessage } from '#messaging/message-log.ts';
 import { type MqEvent, type MqMessage, messageBody } from '#messaging/mq-event.ts';
 import { park, type Refusal } from '#messaging/park.ts';
 
-/** What every handler needs from its surroundings; the domain function gets more (tables, stores). */
-
 export interface BatchOutcome {
   readonly accepted: number;
   readonly refused: number;
@@ -87,7 +85,9 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
         refusals.push(refusalOf(m, error.reason, msgType));
       }
     }
-    const d = { ...shared, log: batchLogger(shared.log, context, msgType, accepted) };
+    // The batch's lines carry the invocation (request id, cold start), the handler and the run it is about.
+    const log = invocationLogger(shared.log, context, { handler: msgType, ...runKeys(accepted) });
+    const d = { ...shared, log };
     // Recorded for the monitor beside the handling, which its failure never stops (see recordMessages).
     const recording = recordMessages(d, msgType, taken);
     let stalled: { error: unknown; attempts: number } | undefined;
@@ -111,19 +111,6 @@ export function mqHandler<T extends MsgType, D extends HandlerDeps>(
   };
 }
 
-/**
- * The batch's logger: the invocation's request id and cold start, the handler, and the run it is about
- * (`run_id`, `execution_id`, `namespace`) or, for a batch of several runs, their `run_ids`.
- */
-function batchLogger(
-  log: Logger,
-  context: LambdaContext | undefined,
-  handler: string,
-  messages: readonly AboutRun[],
-): Logger {
-  return invocationLogger(log, context, { handler, ...runKeys(messages) });
-}
-
 /** What a message says of its run. */
 interface AboutRun {
   readonly run_id: string;
@@ -132,6 +119,7 @@ interface AboutRun {
   readonly content: Readonly<Record<string, unknown>>;
 }
 
+/** `run_id`, `execution_id` and `namespace` of a batch of one run; `run_ids` of a batch of several. */
 function runKeys(messages: readonly AboutRun[]): LogFields {
   const runIds = [...new Set(messages.map((m) => m.run_id))];
   if (runIds.length !== 1) return runIds.length > 1 ? { run_ids: runIds } : {};
