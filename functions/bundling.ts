@@ -28,6 +28,27 @@ export const esbuildOptions = {
   logLevel: 'warning',
 } satisfies BuildOptions;
 
+/**
+ * A Lambda handler's options: as every bundle's, less the links of the SDK's default credential chain after
+ * the first. Lambda gives a function its credentials in the environment, which the first link
+ * (credential-provider-env, bundled) reads, so the others (profiles, SSO, process, web identity, the
+ * instance and container endpoints, and the STS and SSO clients they build: ~95 KB a bundle) are never
+ * loaded there. The pilot's transformer keeps them: on Fargate its credentials come from the container
+ * endpoint.
+ */
+export const lambdaEsbuildOptions = {
+  ...esbuildOptions,
+  external: [
+    ...esbuildOptions.external,
+    '@aws-sdk/credential-provider-ini',
+    '@aws-sdk/credential-provider-sso',
+    '@aws-sdk/credential-provider-process',
+    '@aws-sdk/credential-provider-web-identity',
+    '@aws-sdk/credential-provider-http',
+    '@smithy/credential-provider-imds',
+  ],
+} satisfies BuildOptions;
+
 /** The pilot's entry: one transformer until told to stop. */
 export const transformerEntry = join(root, 'functions', 'transformer', 'main.ts');
 

@@ -12,7 +12,7 @@ import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '#log/metrics.ts';
 import { TRANSIENT_FAILURES_ENV, type TransientFailures } from '#runtime/mq-handler.ts';
 import type { TableName } from '#tables/definitions.ts';
-import { esbuildOptions } from '../functions/bundling.ts';
+import { lambdaEsbuildOptions as esbuildOptions } from '../functions/bundling.ts';
 import { suppress } from './nag.ts';
 import { repoRoot } from './paths.ts';
 
@@ -62,8 +62,8 @@ export const bundling: BundlingOptions = {
   sourceMap: esbuildOptions.sourcemap,
   sourcesContent: esbuildOptions.sourcesContent,
   tsconfig: esbuildOptions.tsconfig,
-  // Only the local stack stays out (a handler never loads it in Lambda). The SDK is bundled, not taken from
-  // the runtime: the versions tested are the versions deployed.
+  // The local stack and the credential links Lambda never reaches stay out (functions/bundling.ts); the SDK
+  // is bundled, not taken from the runtime: the versions tested are the versions deployed.
   externalModules: esbuildOptions.external,
   banner: esbuildOptions.banner.js,
 };

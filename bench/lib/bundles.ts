@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { projectRoot } from '#local/state.ts';
-import { esbuildOptions } from '../../functions/bundling.ts';
+import { esbuildOptions, lambdaEsbuildOptions } from '../../functions/bundling.ts';
 
 export interface BundleSize {
   readonly name: string;
@@ -15,14 +15,15 @@ export async function bundleSizes(): Promise<BundleSize[]> {
   const functions = join(projectRoot, 'functions');
   const entries = readdirSync(functions)
     .filter((f) => existsSync(join(functions, f, 'handler.ts')))
-    .map((f) => ({ name: f, entry: join(functions, f, 'handler.ts') }));
-  entries.push({ name: 'transformer (pilot entry)', entry: join(functions, 'transformer', 'main.ts') });
+    .map((f) => ({ name: f, entry: join(functions, f, 'handler.ts'), options: lambdaEsbuildOptions }));
+  const transformer = join(functions, 'transformer', 'main.ts');
+  entries.push({ name: 'transformer (pilot entry)', entry: transformer, options: esbuildOptions });
   const out = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
   try {
     const sizes: BundleSize[] = [];
-    for (const { name, entry } of entries) {
+    for (const { name, entry, options } of entries) {
       const outfile = join(out, `${name.replace(/\W+/g, '-')}.mjs`);
-      await build({ ...esbuildOptions, entryPoints: [entry], outfile, logLevel: 'silent' });
+      await build({ ...options, entryPoints: [entry], outfile, logLevel: 'silent' });
       sizes.push({ name, bytes: statSync(outfile).size });
     }
     return sizes;

@@ -25,11 +25,10 @@ export interface StfPart {
 }
 
 /**
- * Energy histogram: 16 bins of ENERGY_BIN_WIDTH_MEV from 0, bin k = [2k, 2k + 2) MeV; the last bin also
+ * Energy histogram: 16 bins of `binWidthMeV` from 0, bin k = [2k, 2k + 2) MeV; the last bin also
  * takes everything above, so it is [30, inf) MeV.
  */
-export const ENERGY_BINS = 16;
-export const ENERGY_BIN_WIDTH_MEV = 2;
+export const energyHistogram = { bins: 16, binWidthMeV: 2 } as const;
 
 export interface SliceResult {
   readonly start: number;
@@ -37,7 +36,7 @@ export interface SliceResult {
   readonly hits: number;
   readonly energySumMeV: number;
   readonly meanEnergyMeV: number;
-  /** Hits per energy bin, see ENERGY_BINS. */
+  /** Hits per energy bin, see energyHistogram. */
   readonly histogram: number[];
   /** The channel with the most hits (the lowest one on a tie) and its hit count. */
   readonly hottestChannel: number;
@@ -58,9 +57,9 @@ export function analysePart({ header, range, tfs }: StfPart): SliceResult {
   const hits = (range.end - range.start) * header.hitsPerTf;
   if (tfs.length !== hits * HIT_BYTES) throw new Error(`Expected ${hits * HIT_BYTES} bytes of TFs`);
   const view = new DataView(tfs.buffer, tfs.byteOffset, tfs.byteLength);
-  const histogram = new Uint32Array(ENERGY_BINS);
+  const histogram = new Uint32Array(energyHistogram.bins);
   const perChannel = new Uint32Array(CHANNEL_COUNT);
-  const lastBin = ENERGY_BINS - 1;
+  const lastBin = energyHistogram.bins - 1;
   let energySum = 0;
   for (let offset = 0; offset < tfs.length; offset += HIT_BYTES) {
     const channel = view.getUint16(offset, true);
@@ -69,7 +68,7 @@ export function analysePart({ header, range, tfs }: StfPart): SliceResult {
     const energy = view.getFloat32(offset + 8, true);
     energySum += energy;
     // `|| 0` puts a NaN energy in bin 0, so the histogram always adds up to the hits.
-    const bin = Math.min(lastBin, Math.max(0, Math.floor(energy / ENERGY_BIN_WIDTH_MEV) || 0));
+    const bin = Math.min(lastBin, Math.max(0, Math.floor(energy / energyHistogram.binWidthMeV) || 0));
     histogram[bin] = (histogram[bin] as number) + 1;
   }
   let hottestChannel = 0;

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lambdaEsbuildOptions } from '../../functions/bundling.ts';
 import { logicalIdOf, type Synthesized, synthTestbed } from './support/stack.ts';
 
 let s: Synthesized;
@@ -65,4 +67,46 @@ describe('Handler bundles', () => {
       });
     },
   );
+
+  it('leaves out the credential links after the environment, and finds credentials in the environment as Lambda gives them', async () => {
+    // Prepare: a client built as every handler builds its clients, bundled with a Lambda handler's options
+    const dir = join(outside, 'credentials');
+    const entry = join(dir, 'entry.ts');
+    cpSync(join(bundleOf('slice-result'), 'index.mjs'), join(dir, 'slice-result.mjs'));
+    writeFileSync(
+      entry,
+      "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\n" +
+        "const c = await new DynamoDBClient({ region: 'eu-west-1' }).config.credentials();\n" +
+        'console.log(c.accessKeyId);\n',
+    );
+    await build({
+      ...lambdaEsbuildOptions,
+      entryPoints: [entry],
+      outfile: join(dir, 'client.mjs'),
+      nodePaths: [join(process.cwd(), 'node_modules')],
+      logLevel: 'silent',
+    });
+
+    // Act
+    const resolved = spawnSync(process.execPath, [join(dir, 'client.mjs')], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_ACCESS_KEY_ID: 'AKIDLAMBDA',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AWS_SESSION_TOKEN: 'token',
+      },
+    });
+    const bundle = readFileSync(join(dir, 'slice-result.mjs'), 'utf8');
+
+    // Assess
+    // (stderr may hold the SDK's notice about Node 20, where this test runs)
+    expect({ status: resolved.status, stdout: resolved.stdout.trim() }).toEqual({
+      status: 0,
+      stdout: 'AKIDLAMBDA',
+    });
+    expect(bundle).toContain('"@aws-sdk/credential-provider-sso"');
+    expect(bundle).not.toContain('sso-oidc');
+  });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   analysePart,
   analyseSlice,
-  ENERGY_BINS,
+  energyHistogram,
   readStfRange,
   StfChecksumError,
   verifyStf,
@@ -43,7 +43,7 @@ describe('analyseSlice', () => {
     expect(parts.reduce((sum, p) => sum + p.energySumMeV, 0)).toBeCloseTo(whole.energySumMeV, 6);
     const histogram = parts.reduce(
       (h, p) => h.map((n, k) => n + (p.histogram[k] ?? 0)),
-      Array(ENERGY_BINS).fill(0),
+      Array(energyHistogram.bins).fill(0),
     );
     expect(histogram).toEqual(whole.histogram);
   });
@@ -56,7 +56,7 @@ describe('analyseSlice', () => {
     const result = analyseSlice(stf, range);
 
     // Assess
-    expect(result.histogram).toHaveLength(ENERGY_BINS);
+    expect(result.histogram).toHaveLength(energyHistogram.bins);
     expect(result.histogram.reduce((a, b) => a + b, 0)).toBe(result.hits);
     expect(result.meanEnergyMeV).toBeGreaterThan(4.5);
     expect(result.meanEnergyMeV).toBeLessThan(5.5);
