@@ -10,6 +10,7 @@ import type { Broker } from './broker.ts';
 import { HandlerFunction, type TableAccess } from './handler-function.ts';
 import { MqEventSource } from './mq-event-source.ts';
 import { suppress } from './nag.ts';
+import { handlerId as logicalId } from './outputs.ts';
 import type { Pilots } from './pilots.ts';
 import type { StfBucket } from './stf-bucket.ts';
 import type { Tables } from './tables.ts';
@@ -101,8 +102,28 @@ export function daqDeadLetterQueue(scope: Construct): Queue {
   return queue;
 }
 
-const logicalId = (handler: string): string =>
-  handler.replace(/(^|-)([a-z])/g, (_, _dash: string, c: string) => c.toUpperCase());
+/** What every handler function is given, in AWS and in LocalStack: the broker, its secret, the tables' names. */
+export const handlerEnvironment = (
+  brokerUrl: string,
+  brokerSecret: string,
+  tables: Tables,
+): Record<string, string> => ({
+  BROKER_URL: brokerUrl,
+  BROKER_SECRET_ARN: brokerSecret,
+  ...tables.environment(),
+});
+
+/** Grants `handler`'s function its tables as `tableAccess` says, plus `logged` (the message log, when queue-driven). */
+export function grantHandlerTables(
+  fn: HandlerFunction,
+  handler: string,
+  tables: Tables,
+  logged: Access = {},
+): void {
+  const access = tableAccess[handler];
+  if (!access) throw new Error(`Handlers: no table access is declared for ${handler} in tableAccess.`);
+  fn.grantTables(tables.byName, { ...logged, ...access });
+}
 
 /**
  * One function per handler of the route table, each with the MQ event source mapping of its queue, and the
@@ -127,11 +148,7 @@ export class Handlers extends Construct {
       allowAllOutbound: true,
     });
     broker.allowStompFrom(this.securityGroup, 'Handler functions');
-    const environment = {
-      BROKER_URL: broker.stompUrl,
-      BROKER_SECRET_ARN: broker.credentials.secretArn,
-      ...tables.environment(),
-    };
+    const environment = handlerEnvironment(broker.stompUrl, broker.credentials.secretArn, tables);
     const make = (
       handler: string,
       extra: Partial<ConstructorParameters<typeof HandlerFunction>[2]> = {},
@@ -143,9 +160,7 @@ export class Handlers extends Construct {
         ...extra,
         environment: { ...environment, ...extra.environment },
       });
-      const access = tableAccess[handler];
-      if (!access) throw new Error(`Handlers: no table access is declared for ${handler} in tableAccess.`);
-      fn.grantTables(tables.byName, { ...logged, ...access });
+      grantHandlerTables(fn, handler, tables, logged);
       broker.credentials.grantRead(fn);
       return fn;
     };
