@@ -32,6 +32,9 @@ export class EngineVersion {
 export type DeploymentMode = 'SINGLE_INSTANCE' | 'ACTIVE_STANDBY_MULTI_AZ';
 export const deploymentModes: readonly DeploymentMode[] = ['SINGLE_INSTANCE', 'ACTIVE_STANDBY_MULTI_AZ'];
 
+/** The instance type Amazon MQ offers for a single-instance broker only. */
+export const SINGLE_ONLY_INSTANCE_TYPE = 'mq.t3.micro';
+
 /** STOMP over TLS, what handlers, pilots and the CLI speak. */
 export const STOMP_SSL_PORT = 61614;
 /** OpenWire over TLS, what Lambda's MQ pollers speak. */
@@ -83,6 +86,15 @@ export class Broker extends Construct implements IConnectable {
     }
     this.engineVersion = props.engineVersion ?? EngineVersion.V5_18;
     const standby = this.deploymentMode === 'ACTIVE_STANDBY_MULTI_AZ';
+    const instanceType = props.instanceType ?? (standby ? 'mq.m5.large' : 'mq.t3.micro');
+    // Amazon MQ refuses the pair only when the broker is created, twenty minutes into a deployment.
+    if (standby && instanceType === SINGLE_ONLY_INSTANCE_TYPE) {
+      throw new Error(
+        `Broker instanceType ${instanceType} (context brokerInstanceType) has no active/standby pair on Amazon MQ: ` +
+          'with deploymentMode ACTIVE_STANDBY_MULTI_AZ (context brokerDeployment) choose a larger instance type ' +
+          '(the default, mq.m5.large), or deploy SINGLE_INSTANCE.',
+      );
+    }
     const username = props.username ?? 'testbed';
     const stack = Stack.of(this);
 
@@ -159,7 +171,7 @@ export class Broker extends Construct implements IConnectable {
       // Required from 5.18 on: Amazon MQ applies patch releases itself in the maintenance window.
       autoMinorVersionUpgrade: true,
       deploymentMode: this.deploymentMode,
-      hostInstanceType: props.instanceType ?? (standby ? 'mq.m5.large' : 'mq.t3.micro'),
+      hostInstanceType: instanceType,
       publiclyAccessible: false,
       subnetIds: subnetIds.slice(0, standby ? 2 : 1),
       securityGroups: [this.securityGroup.securityGroupId],

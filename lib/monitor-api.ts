@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type Grant, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -15,11 +15,15 @@ export interface MonitorApiProps {
   readonly logGroups?: readonly ILogGroup[];
   /** @default one month */
   readonly logRetention?: RetentionDays;
+  /** Roles or users that may call the URL: each is granted what `grantInvokeUrl` grants. @default none */
+  readonly invokers?: readonly IGrantable[];
 }
 
 /**
  * The monitor's read-only JSON API in AWS: `functions/monitor-api` behind a Lambda function URL with AWS_IAM
- * auth (callers sign with SigV4 and need lambda:InvokeFunctionUrl), the same query layer as `testbed up`'s API.
+ * auth, the same query layer as `testbed up`'s API. Callers sign with SigV4 and need both
+ * `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` on the function (AWS asks for both since October
+ * 2025): `grantInvokeUrl` grants them.
  * A function URL rather than API Gateway: one resource, IAM auth built in, and no stage or route to keep in
  * step with the routes the handler already knows. It runs outside the VPC: it reaches only DynamoDB and
  * CloudWatch Logs, with its role's credentials, and never the broker.
@@ -58,6 +62,7 @@ export class MonitorApi extends Construct {
         }),
       );
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    for (const invoker of props.invokers ?? []) this.grantInvokeUrl(invoker);
 
     suppress(this, [
       {
@@ -72,5 +77,14 @@ export class MonitorApi extends Construct {
           'DynamoDB and CloudWatch Logs scope reads of one table or group.',
       },
     ]);
+  }
+
+  /**
+   * Lets `grantee` call the URL: `lambda:InvokeFunctionUrl` for AWS_IAM URLs and `lambda:InvokeFunction` when
+   * invoked through a function URL. CDK's FunctionUrl.grantInvokeUrl grants both (aws-cdk-lib 2.276, pinned
+   * here); the infrastructure tests hold it to both, so a CDK that changes it fails there rather than in AWS.
+   */
+  grantInvokeUrl(grantee: IGrantable): Grant {
+    return this.url.grantInvokeUrl(grantee);
   }
 }

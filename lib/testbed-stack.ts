@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Role } from 'aws-cdk-lib/aws-iam';
 import type { Construct, Node } from 'constructs';
 import { type TableName, tables as tableDefinitions } from '#tables/definitions.ts';
 import { Broker, type DeploymentMode, deploymentModes } from './broker.ts';
@@ -15,7 +16,7 @@ export { outputKeys };
 
 /**
  * The stack's settings from CDK context (cdk.json or `-c key=value`): `brokerDeployment` (SINGLE_INSTANCE or
- * ACTIVE_STANDBY_MULTI_AZ) and `brokerInstanceType`.
+ * ACTIVE_STANDBY_MULTI_AZ), `brokerInstanceType` and `monitorInvokerRoleArns` (comma-separated).
  */
 export function stackPropsFromContext(node: Node): TestbedStackProps {
   const text = (key: string): string | undefined => {
@@ -29,9 +30,14 @@ export function stackPropsFromContext(node: Node): TestbedStackProps {
     );
   }
   const instanceType = text('brokerInstanceType');
+  const invokers = text('monitorInvokerRoleArns')
+    ?.split(',')
+    .map((arn) => arn.trim())
+    .filter((arn) => arn !== '');
   return {
     brokerDeployment: deployment as DeploymentMode,
     ...(instanceType && { brokerInstanceType: instanceType }),
+    ...(invokers && { monitorInvokerRoleArns: invokers }),
   };
 }
 
@@ -40,6 +46,11 @@ export interface TestbedStackProps extends StackProps {
   readonly brokerDeployment?: DeploymentMode;
   /** @default mq.t3.micro single, mq.m5.large active/standby */
   readonly brokerInstanceType?: string;
+  /**
+   * ARNs of IAM roles that may call the monitor API: each gets both actions `MonitorApi.grantInvokeUrl` grants.
+   * @default none
+   */
+  readonly monitorInvokerRoleArns?: readonly string[];
 }
 
 /** The testbed in one stack: network, broker, tables, STF bucket, pilots, handlers, and what the CLI reads. */
@@ -106,6 +117,9 @@ export class TestbedStack extends Stack {
         this.pilotWatchdog.function.functionLogGroup,
         this.pilots.logGroup,
       ],
+      invokers: (props.monitorInvokerRoleArns ?? []).map((arn, i) =>
+        Role.fromRoleArn(this, `MonitorInvoker${i + 1}`, arn),
+      ),
     });
 
     const output = (key: string, value: string, description: string) =>
@@ -129,7 +143,7 @@ export class TestbedStack extends Stack {
     output(
       outputKeys.monitorApiUrl,
       this.monitor.url.url,
-      'Monitor API: SigV4-signed GET (lambda:InvokeFunctionUrl)',
+      'Monitor API: SigV4-signed GET (lambda:InvokeFunctionUrl and lambda:InvokeFunction)',
     );
     for (const name of Object.keys(tableDefinitions) as TableName[]) {
       output(outputKeys.table(name), this.tables.byName[name].tableName, `TABLE_${name.toUpperCase()}`);

@@ -13,14 +13,14 @@ beforeAll(() => {
 });
 
 /** A broker alone in a VPC: enough to look at a deployment mode without the whole stack. */
-function bareBroker(deploymentMode: DeploymentMode): Template {
+function bareBroker(deploymentMode: DeploymentMode, instanceType?: string): Template {
   const stack = new Stack(new App(), 'Bare');
   const vpc = new Vpc(stack, 'Vpc', {
     maxAzs: 2,
     natGateways: 0,
     subnetConfiguration: [{ name: 'private', subnetType: SubnetType.PRIVATE_ISOLATED }],
   });
-  new Broker(stack, 'Broker', { vpc, deploymentMode });
+  new Broker(stack, 'Broker', { vpc, deploymentMode, ...(instanceType && { instanceType }) });
   return Template.fromStack(stack);
 }
 
@@ -145,6 +145,34 @@ describe('Construct: Broker', () => {
     const broker = Object.values(t.findResources('AWS::AmazonMQ::Broker'))[0]?.Properties;
     expect(broker).toMatchObject({ DeploymentMode: mode, HostInstanceType: 'mq.m5.large' });
     expect(broker.SubnetIds).toHaveLength(2);
+  });
+
+  it('refuses at synth time an active/standby pair of mq.t3.micro, naming both settings', () => {
+    // Prepare
+    const mode: DeploymentMode = 'ACTIVE_STANDBY_MULTI_AZ';
+
+    // Act
+    const synth = () => bareBroker(mode, 'mq.t3.micro');
+
+    // Assess
+    expect(synth).toThrow(
+      /instanceType mq\.t3\.micro \(context brokerInstanceType\) has no active\/standby pair.*deploymentMode ACTIVE_STANDBY_MULTI_AZ \(context brokerDeployment\)/,
+    );
+    expect(() => bareBroker('SINGLE_INSTANCE', 'mq.t3.micro')).not.toThrow();
+  });
+
+  it('has no rule for the ActiveMQ web console (8162): with no user given console access, the console is off', () => {
+    // Prepare
+    const group = logicalIdOf(s.stack.broker.securityGroup);
+
+    // Act
+    const ports = Object.values(s.template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .filter((r) => r.Properties.GroupId['Fn::GetAtt']?.[0] === group)
+      .map((r) => r.Properties.FromPort);
+
+    // Assess
+    expect(ports).not.toContain(8162);
+    expect(ports.length).toBeGreaterThan(0);
   });
 
   it('takes the deployment mode from the brokerDeployment context value', () => {
