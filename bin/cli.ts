@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { brokerExposureWarning } from '#local/activemq.ts';
 import { resolveStack, type StackOverrides } from '#local/stack.ts';
 import { down, up } from '#local/stack-lifecycle.ts';
 import { status, supervisorStatus } from '#local/stack-status.ts';
@@ -39,11 +40,23 @@ examples(
       .command('up')
       .description(
         'start broker, dynalite, the local Lambda runner and the monitor API, under a supervisor (nothing if already up)',
+      )
+      .addOption(
+        new Option(
+          '--broker-host <addr>',
+          "IPv4 address the broker's STOMP listens on, e.g. 0.0.0.0 for LocalStack's containers (default 127.0.0.1)",
+        ).env('TESTBED_BROKER_HOST'),
       ),
   ),
-  ['testbed up', 'testbed up --stomp-port 61614 --dynamodb-port 4568 --api-port 8643'],
+  [
+    'testbed up',
+    'testbed up --stomp-port 61614 --dynamodb-port 4568 --api-port 8643',
+    "testbed up --broker-host 172.17.0.1   # the Docker bridge: LocalStack's functions reach the broker",
+  ],
 ).action(async (o: StackOverrides) => {
   const s = stackFrom(o);
+  const exposure = brokerExposureWarning(s.brokerHost, s.stompPort);
+  if (exposure) console.error(exposure);
   const t0 = performance.now();
   const { started, waitedFor } = await up(s, (line) => console.error(line));
   console.log(

@@ -41,6 +41,7 @@ export const environmentHelp = `
 Environment:
   TESTBED_STATE_DIR               state folder of the local stack (default .testbed in the project)
   TESTBED_STOMP_PORT              broker STOMP port (default 61613)
+  TESTBED_BROKER_HOST             at testbed up: IPv4 address the broker's STOMP listens on (default 127.0.0.1)
   TESTBED_DYNAMODB_PORT           dynalite port (default 4567)
   TESTBED_API_PORT                monitor API and dashboard port (default 8642)
   SWF_TESTBED_CONFIG              a TOML file overriding the workflow's keys (testbed run)

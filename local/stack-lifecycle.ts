@@ -73,6 +73,7 @@ async function upLocked(s: StackConfig, say: (line: string) => void): Promise<bo
       ...process.env,
       ...stackEnvironment(s),
       TESTBED_STOMP_PORT: String(s.stompPort),
+      TESTBED_BROKER_HOST: s.brokerHost,
       TESTBED_DYNAMODB_PORT: String(s.dynamodbPort),
       TESTBED_API_PORT: String(s.apiPort),
     }).pid as number;

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { brokerDaemon, startBroker } from './activemq.ts';
+import { brokerConnectHost, brokerDaemon, startBroker } from './activemq.ts';
 import { createTables, dynaliteDaemon, localDynamoClient, startDynalite } from './dynalite.ts';
 import { type Daemon, isAlive, portAccepts, startDaemon, waitFor } from './processes.ts';
 import { type StackConfig, stackEnvironment } from './stack.ts';
@@ -52,10 +52,11 @@ export function stackParts(s: StackConfig): Part[] {
         startBroker({
           stateDir: s.stateDir,
           stompPort: s.stompPort,
+          stompHost: s.brokerHost,
           credentials: loadOrCreateCredentials(s.stateDir),
           readyTimeoutMs: 90_000,
         }),
-      healthy: () => portAccepts(s.stompPort),
+      healthy: () => portAccepts(s.stompPort, brokerConnectHost(s.brokerHost)),
     },
     {
       name: 'dynalite',

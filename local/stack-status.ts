@@ -1,4 +1,4 @@
-import { brokerDaemon, brokerPid } from './activemq.ts';
+import { brokerConnectHost, brokerDaemon, brokerPid } from './activemq.ts';
 import { dynaliteDaemon, dynalitePid, localDynamoClient } from './dynalite.ts';
 import { type Daemon, portAccepts, readPid } from './processes.ts';
 import type { StackConfig } from './stack.ts';
@@ -47,8 +47,8 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       client.destroy();
     }
   };
-  const listens = async (pid: number | undefined, port: number) =>
-    pid !== undefined && (await portAccepts(port));
+  const listens = async (pid: number | undefined, port: number, host?: string) =>
+    pid !== undefined && (await portAccepts(port, host));
   const part = (
     service: PartName,
     pid: number | undefined,
@@ -76,8 +76,8 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       'broker',
       brokerP,
       brokerDaemon(s.stateDir),
-      await listens(brokerP, s.stompPort),
-      `stomp://127.0.0.1:${s.stompPort}`,
+      await listens(brokerP, s.stompPort, brokerConnectHost(s.brokerHost)),
+      `stomp://${s.brokerHost}:${s.stompPort}`,
     ),
     part(
       'dynalite',

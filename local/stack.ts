@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brokerConnectHost, checkBrokerHost, defaultBrokerHost } from './activemq.ts';
 import { credentialsFile, defaultStateDir } from './state.ts';
 
 /** Where the local stack lives and listens. */
@@ -7,6 +8,8 @@ export interface StackConfig {
   readonly stateDir: string;
   /** @default 61613 (TESTBED_STOMP_PORT) */
   readonly stompPort: number;
+  /** The IPv4 address STOMP listens on: 0.0.0.0 or a bridge's for LocalStack's containers. @default 127.0.0.1 (TESTBED_BROKER_HOST) */
+  readonly brokerHost: string;
   /** @default 4567, dynalite's own default (TESTBED_DYNAMODB_PORT) */
   readonly dynamodbPort: number;
   /** The monitor's HTTP API and dashboard, on loopback. @default 8642 (TESTBED_API_PORT) */
@@ -16,6 +19,7 @@ export interface StackConfig {
 export interface StackOverrides {
   stateDir?: string;
   stompPort?: number;
+  brokerHost?: string;
   dynamodbPort?: number;
   apiPort?: number;
 }
@@ -36,6 +40,9 @@ export function resolveStack(o: StackOverrides = {}, env: NodeJS.ProcessEnv = pr
   return {
     stateDir,
     stompPort: port(o.stompPort, 'TESTBED_STOMP_PORT', saved.stompPort ?? 61613),
+    brokerHost: checkBrokerHost(
+      o.brokerHost ?? (env.TESTBED_BROKER_HOST || undefined) ?? saved.brokerHost ?? defaultBrokerHost,
+    ),
     dynamodbPort: port(o.dynamodbPort, 'TESTBED_DYNAMODB_PORT', saved.dynamodbPort ?? 4567),
     apiPort: port(o.apiPort, 'TESTBED_API_PORT', saved.apiPort ?? 8642),
   };
@@ -45,7 +52,12 @@ export function resolveStack(o: StackOverrides = {}, env: NodeJS.ProcessEnv = pr
 export function recordStack(s: StackConfig): void {
   writeFileSync(
     stackFile(s.stateDir),
-    JSON.stringify({ stompPort: s.stompPort, dynamodbPort: s.dynamodbPort, apiPort: s.apiPort }),
+    JSON.stringify({
+      stompPort: s.stompPort,
+      brokerHost: s.brokerHost,
+      dynamodbPort: s.dynamodbPort,
+      apiPort: s.apiPort,
+    }),
   );
 }
 
@@ -53,7 +65,7 @@ export function recordStack(s: StackConfig): void {
 export function stackEnvironment(s: StackConfig): Record<string, string> {
   return {
     TESTBED_STATE_DIR: s.stateDir,
-    BROKER_URL: `stomp://127.0.0.1:${s.stompPort}`,
+    BROKER_URL: `stomp://${brokerConnectHost(s.brokerHost)}:${s.stompPort}`,
     BROKER_CREDENTIALS_FILE: credentialsFile(s.stateDir),
     DYNAMODB_ENDPOINT: `http://127.0.0.1:${s.dynamodbPort}`,
     TABLE_PREFIX: 'testbed-',

@@ -5,6 +5,8 @@ import { deadLetterQueue, handlerQueue, type Route, routes } from './route-table
 export interface LocalBrokerOptions {
   readonly dataDirectory: string;
   readonly stompPort: number;
+  /** The IPv4 address STOMP listens on; beyond loopback only behind the authentication below. @default '127.0.0.1' */
+  readonly stompHost?: string;
   readonly user: string;
   readonly password: string;
 }
@@ -120,7 +122,7 @@ export function localBrokerConfiguration(o: LocalBrokerOptions, table: readonly 
       </systemUsage>
     </systemUsage>
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${o.stompPort}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=1048576&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=16777216"/>
+      <transportConnector name="stomp" uri="stomp://${xmlEscape(o.stompHost ?? '127.0.0.1')}:${o.stompPort}?transport.tcpNoDelay=true&amp;transport.socketBufferSize=1048576&amp;maximumConnections=1000&amp;wireFormat.maxFrameSize=16777216"/>
     </transportConnectors>
   </broker>
 </beans>
