@@ -1,7 +1,7 @@
 import type { BrokerPort, ReceivedMessage } from '#broker/port.ts';
 import { defined } from '#contract/fields.ts';
 import { fromEpochMicros } from '#contract/timestamps.ts';
-import { destinations, splitDestination } from '#routes/destinations.ts';
+import { destinations, runSlicesDeadLetterQueue, splitDestination } from '#routes/destinations.ts';
 import { deadLetterQueue, routes } from '#routes/route-table.ts';
 import {
   backToItsQueue,
@@ -18,8 +18,11 @@ export { browseQueue, replayHeaders };
 // parked with a reason by a handler (refused input, mqHandler and the domain's refuse()) or by the local
 // runner (a handler that failed on every delivery); the broker parks what the runner could not, without one.
 
-/** The slices queue's dead-letter queue: transformers that nack a slice leave it there. */
-const slicesDeadLetterQueue = `DLQ.${splitDestination(destinations.slices).name}`;
+/**
+ * The slice queues' dead-letter queues, the shared queue's and the one of every run's own queue: transformers
+ * park there the slices they cannot take.
+ */
+const slicesDeadLetterQueues = [`DLQ.${splitDestination(destinations.slices).name}`, runSlicesDeadLetterQueue];
 /** What `--handler` calls the transformers, the consumers of the slices queue. */
 const TRANSFORMER = 'transformer';
 
@@ -58,13 +61,13 @@ export interface DeadLetterFilter {
 
 /** Every dead-letter queue: one per handler queue of the route table, and the slices queue's. */
 export function deadLetterQueues(): string[] {
-  return [...routes.map(deadLetterQueue), slicesDeadLetterQueue];
+  return [...routes.map(deadLetterQueue), ...slicesDeadLetterQueues];
 }
 
 function queuesOf(handler: string | undefined): string[] {
   if (handler === undefined) return deadLetterQueues();
   const name = handler.replaceAll('-', '_');
-  if (name === TRANSFORMER) return [slicesDeadLetterQueue];
+  if (name === TRANSFORMER) return slicesDeadLetterQueues;
   const route = routes.find((r) => r.name === name);
   if (!route) {
     const known = [...routes.map((r) => r.name), TRANSFORMER].join(', ');
@@ -100,7 +103,7 @@ async function browse(broker: BrokerPort, queue: string, selector?: string): Pro
 
 function deadLetter(queue: string, m: ReceivedMessage): DeadLetter {
   const h = m.headers;
-  const handler = queue === slicesDeadLetterQueue ? TRANSFORMER : (h.dlq_handler ?? handlerOf(queue));
+  const handler = slicesDeadLetterQueues.includes(queue) ? TRANSFORMER : (h.dlq_handler ?? handlerOf(queue));
   const brokerTime = Number(h.timestamp);
   return defined({
     queue,

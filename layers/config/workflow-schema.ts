@@ -67,6 +67,9 @@ export const schemas = {
     file_type: z.string().min(1).default('stf').describe('a non-empty string'),
     payload_command: commandLine(),
     payload_timeout: positive(600),
+    // Where the run's slices are queued: "run", a queue of its own; "shared", the queue upstream's pilots
+    // read. Unset: "run", or "shared" when the run starts no pilots of ours (target_worker_count 0).
+    slice_queue: z.enum(['run', 'shared']).optional().describe('"run" or "shared"'),
   }),
   fast_processing: z.looseObject({
     enabled: flag(false),

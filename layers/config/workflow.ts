@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as z from 'zod';
+import type { SliceQueue } from '#routes/destinations.ts';
 import { label, overlay, readToml, readWithIncludes, type Sourced, show } from './workflow-files.ts';
 import { COMMAND_LINE, overridesToTables } from './workflow-overrides.ts';
 import {
@@ -52,6 +53,15 @@ export interface WorkflowConfig {
  * `<name>.toml` in workflows/) or by path. Precedence, lowest first: included files (whole sections the
  * including file lacks), the workflow file, `SWF_TESTBED_CONFIG` (key by key), `opts.overrides`.
  */
+/**
+ * Where a run of the workflow queues its slices: as `slice_queue` says, else on a queue of the run's own,
+ * unless the run starts no pilots of ours, when upstream's pilots are the ones to serve it.
+ */
+export function sliceQueueFor(w: WorkflowConfig): SliceQueue {
+  const pp = w.promptProcessing;
+  return pp.slice_queue ?? (pp.target_worker_count === 0 ? 'shared' : 'run');
+}
+
 export function loadWorkflow(nameOrPath: string, opts: LoadWorkflowOptions = {}): WorkflowConfig {
   const file = resolveWorkflowFile(nameOrPath);
   const sources: string[] = [];

@@ -1,5 +1,5 @@
 import type { BrokerPort } from '#broker/port.ts';
-import type { WorkflowConfig } from '#config/workflow.ts';
+import { sliceQueueFor, type WorkflowConfig } from '#config/workflow.ts';
 import { type ContentInput, encodeMessage, makeMessage } from '#contract/messages.ts';
 import type { Logger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
@@ -158,6 +158,7 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
         end: daqTime(wallAt(step.atMs)),
         tf_count: pp.tfs_per_stf,
         slices_per_stf: pp.slices_per_stf,
+        slice_queue: sliceQueueFor(workflow),
         url,
       });
       nextSequence = step.sequence + 1;
@@ -212,6 +213,7 @@ function broadcastContent(
         file_type: pp.file_type,
         payload_command: pp.payload_command,
         payload_timeout: pp.payload_timeout,
+        slice_queue: sliceQueueFor(workflow),
         // The STFs this run will take, so that every face expects them before end_run says how many came.
         planned_stf_count: planRun(workflow).stfCount,
       };

@@ -4,6 +4,7 @@ import { encodeMessage, type Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import type { HandlerDeps } from '#messaging/handler-deps.ts';
 import { park } from '#messaging/park.ts';
+import type { SliceQueue } from '#routes/destinations.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
@@ -67,6 +68,8 @@ export interface RunConfig {
   payload_timeout?: number;
   /** The STFs the DAQ simulator plans for the run (expected counts); upstream's DAQ sends none. */
   planned_stf_count?: number;
+  /** Where the run's slices are queued; upstream's DAQ sends none: the shared queue. */
+  slice_queue?: SliceQueue;
 }
 
 /** A runs item, as read back. */

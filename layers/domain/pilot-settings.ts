@@ -1,5 +1,6 @@
 import { text } from '#contract/fields.ts';
 import { numberOf } from '#contract/numbers.ts';
+import { type SliceQueue, sliceQueueOf } from '#routes/destinations.ts';
 
 /** Transformer settings when neither the message nor the run's config gives them. */
 export const pilotDefaults = {
@@ -19,11 +20,16 @@ export function transformerEnv(...sources: readonly object[]): Record<string, st
   const setting = (key: keyof typeof pilotDefaults): number =>
     values.reduce<number | undefined>((v, s) => v ?? numberOf(s[key]), undefined) ?? pilotDefaults[key];
   const command = values.reduce<string | undefined>((v, s) => v ?? text(s.payload_command), undefined);
+  const sliceQueue = values.reduce<SliceQueue | undefined>(
+    (v, s) => v ?? sliceQueueOf(s.slice_queue),
+    undefined,
+  );
   return {
     SLICE_PROCESSING_TIME: String(setting('slice_processing_time')),
     HEARTBEAT_INTERVAL: String(setting('heartbeat_interval')),
     IDLE_TIMEOUT: String(setting('transformer_idle_timeout')),
     PAYLOAD_TIMEOUT: String(setting('payload_timeout')),
     ...(command !== undefined && { PAYLOAD_COMMAND: command }),
+    SLICE_QUEUE: sliceQueue ?? 'shared',
   };
 }

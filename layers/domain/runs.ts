@@ -2,7 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { defined, text } from '#contract/fields.ts';
 import { type Message, makeMessage } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
-import { destinations } from '#routes/destinations.ts';
+import { destinations, sliceQueueOf } from '#routes/destinations.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import type { UpdateSpec } from '#tables/update.ts';
@@ -78,6 +78,7 @@ async function openRun(msg: Message<'run_imminent'>, deps: DomainDeps): Promise<
     transformer_idle_timeout: settings.transformer_idle_timeout,
     payload_command: settings.payload_command,
     payload_timeout: settings.payload_timeout,
+    slice_queue: settings.slice_queue,
   });
   const opts = { namespace: msg.namespace, sender: TRANSCEIVER };
   await send(deps, destinations.workers, makeMessage('adjuster_worker', runId, content, opts));
@@ -100,6 +101,7 @@ function runConfig(c: Record<string, unknown>): RunConfig {
     payload_timeout: numberOf(c.payload_timeout),
     // What the DAQ simulator plans (upstream's sends none): the expected STFs until end_run counts them.
     planned_stf_count: numberOf(c.planned_stf_count),
+    slice_queue: sliceQueueOf(c.slice_queue),
   });
 }
 

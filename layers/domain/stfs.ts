@@ -3,7 +3,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { defined, text } from '#contract/fields.ts';
 import { type Message, makeMessage } from '#contract/messages.ts';
 import { numberOf } from '#contract/numbers.ts';
-import { destinations } from '#routes/destinations.ts';
+import { destinations, sliceDestination, sliceQueueOf } from '#routes/destinations.ts';
 import { planSlices } from '#stf/slicing.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
@@ -60,6 +60,7 @@ async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<v
     sequence,
     slices_per_stf: numberOf(c.slices_per_stf),
     execution_id: executionId(msg),
+    slice_queue: sliceQueueOf(c.slice_queue),
   });
   const opts = { namespace: msg.namespace, sender: DATA_HANDLER };
   await send(deps, destinations.epic, makeMessage('stf_ready', runId, content, opts));
@@ -117,6 +118,8 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     return;
   }
   const namespace = msg.namespace ?? run?.namespace;
+  // The message says first: stf_ready may be handled before run_imminent has recorded the run's config.
+  const queue = sliceQueueOf(c.slice_queue) ?? run?.config?.slice_queue ?? 'shared';
   // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
   const ranges = plan.map((r) => ({ sliceId: r.sliceId, start: r.start, end: r.end - 1 }));
   const requests = await requestSlices(deps, runId, c.filename, stf.slices_requested_at as string, ranges);
@@ -150,7 +153,7 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
         tf_count: r.end - r.start + 1,
       });
       const opts = { namespace, sender: PROCESSING_HANDLER, createdAt: r.createdAt };
-      return send(deps, destinations.slices, makeMessage('slice', runId, content, opts));
+      return send(deps, sliceDestination(runId, queue), makeMessage('slice', runId, content, opts));
     }),
   );
   deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: plan.length });

@@ -1,4 +1,5 @@
 import { integerOf, numberOf } from '#contract/numbers.ts';
+import { type SliceQueue, sliceQueueOf } from '#routes/destinations.ts';
 import type { PayloadSettings } from './payloads.ts';
 
 /** Who the transformer is and how it works; `transformerConfigFromEnv` reads it from a pilot's environment. */
@@ -6,8 +7,10 @@ export interface TransformerConfig extends PayloadSettings {
   readonly runId: string;
   readonly pilotId: string;
   readonly taskId?: number;
-  /** Slices are selected by run_id and, when set, by namespace. */
+  /** On the shared slice queue, slices are selected by run_id and, when set, by namespace. */
   readonly namespace?: string;
+  /** Where the run's slices are queued (sliceDestination). @default 'shared', where upstream's runs queue them */
+  readonly sliceQueue?: SliceQueue;
   /** Tells restarts of one pilot id apart in the pilots table. */
   readonly attempt?: number;
   // stfStore, sliceProcessingTime and the payload command: PayloadSettings (payloads.ts).
@@ -37,6 +40,7 @@ export function transformerConfigFromEnv(env: NodeJS.ProcessEnv): TransformerCon
     pilotId: env.PILOT_ID || `${runId}-p00`,
     ...(taskId !== undefined && { taskId }),
     ...(env.NAMESPACE && { namespace: env.NAMESPACE }),
+    sliceQueue: sliceQueueOf(env.SLICE_QUEUE) ?? 'shared',
     ...(attempt !== undefined && { attempt }),
     ...(env.STF_STORE && { stfStore: env.STF_STORE }),
     sliceProcessingTime: positiveOr(env.SLICE_PROCESSING_TIME, 0),

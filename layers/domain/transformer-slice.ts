@@ -6,7 +6,6 @@ import { canonicalSlice } from '#contract/wire.ts';
 import type { Logger } from '#log/logger.ts';
 import { toMqMessage } from '#messaging/mq-event.ts';
 import { park } from '#messaging/park.ts';
-import { destinations, splitDestination } from '#routes/destinations.ts';
 import type { SlicePayloads } from './payloads.ts';
 
 /** Who the transformer is, as its messages say (every slice_result among them). */
@@ -26,6 +25,8 @@ export interface SliceHandling {
   readonly identity: TransformerIdentity;
   /** Publishes the slice_result; fails only when the broker connection is closed or refuses it. */
   readonly report: (content: ContentInput<'slice_result'>) => Promise<void>;
+  /** The queue the slices come from (without `/queue/`): a refused one is parked as from there. */
+  readonly queue: string;
 }
 
 /**
@@ -91,7 +92,7 @@ export async function handleSlice(
 async function giveUp(m: ReceivedMessage, h: SliceHandling, reason: string): Promise<void> {
   try {
     await park(h.broker, h.log, {
-      queue: slicesQueue,
+      queue: h.queue,
       body: m.body,
       headers: toMqMessage(m).properties,
       reason,
@@ -107,9 +108,6 @@ async function giveUp(m: ReceivedMessage, h: SliceHandling, reason: string): Pro
     });
   }
 }
-
-/** The slice queue's name, as park() takes it. */
-const slicesQueue = splitDestination(destinations.slices).name;
 
 /** The contract, loaded on first use: a pilot that only sees canonical slices never needs zod. */
 export const contract = () => import('#contract/messages.ts');

@@ -5,7 +5,7 @@ import type { ContentInput, Message } from '#contract/messages.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import { stompHeaders } from '#contract/wire.ts';
 import type { Logger } from '#log/logger.ts';
-import { destinations } from '#routes/destinations.ts';
+import { destinations, sliceDestination, splitDestination } from '#routes/destinations.ts';
 import { SlicePayloads } from './payloads.ts';
 import type { TransformerConfig } from './transformer-config.ts';
 import { contract, handleSlice, type SliceHandling, type TransformerIdentity } from './transformer-slice.ts';
@@ -65,6 +65,8 @@ class SliceTransformer implements Transformer {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly sliceHandling: SliceHandling;
+  /** The queue the run's slices are on. */
+  private readonly sliceSource: string;
 
   constructor(
     private readonly config: TransformerConfig,
@@ -74,12 +76,14 @@ class SliceTransformer implements Transformer {
     this.pid = config.pid ?? process.pid;
     this.log = deps.log.child({ run_id: config.runId, pilot_id: config.pilotId });
     this.payloads = new SlicePayloads(config);
+    this.sliceSource = sliceDestination(config.runId, config.sliceQueue ?? 'shared');
     this.sliceHandling = {
       broker: deps.broker,
       log: this.log,
       payloads: this.payloads,
       identity: this.identity(),
       report: (content) => this.send('slice_result', content),
+      queue: splitDestination(this.sliceSource).name,
     };
     this.ended = new Promise((resolve, reject) => {
       this.resolveEnded = resolve;
@@ -99,10 +103,16 @@ class SliceTransformer implements Transformer {
       (m) => this.onControl(m),
     );
     await this.control.ready;
-    const selector = c.namespace ? `${byRun} AND namespace = ${literal(c.namespace)}` : byRun;
+    // On a queue of the run's own every slice is the run's: no selector for the broker to evaluate.
+    const shared = this.sliceSource === destinations.slices;
+    const selector = !shared
+      ? undefined
+      : c.namespace
+        ? `${byRun} AND namespace = ${literal(c.namespace)}`
+        : byRun;
     this.slices = this.deps.broker.subscribe(
-      destinations.slices,
-      { selector, ack: 'client-individual', prefetch: 1 },
+      this.sliceSource,
+      { ...(selector && { selector }), ack: 'client-individual', prefetch: 1 },
       (m) => this.onSlice(m),
     );
     await this.slices.ready;
@@ -118,7 +128,7 @@ class SliceTransformer implements Transformer {
           void this.stop('idle_timeout').catch(() => {});
       }, every);
     }
-    this.log.info('transformer started', { selector, prefetch: 1 });
+    this.log.info('transformer started', { destination: this.sliceSource, selector, prefetch: 1 });
   }
 
   stop(reason: string): Promise<TransformerSummary> {

@@ -1,6 +1,7 @@
 import type { BrokerPort } from '#broker/port.ts';
 import { nowTimestamp } from '#contract/timestamps.ts';
 import type { Logger } from '#log/logger.ts';
+import { deadLetterQueueOf } from '#routes/destinations.ts';
 
 /** Marks a message parked because a part it needs was away (isTransient), not because it is poison. */
 export const TRANSIENT_HEADER = 'dlq_transient';
@@ -25,7 +26,7 @@ export interface Refusal {
 
 /** Parks a refused message in its queue's dead-letter queue with the reason: refused, never lost. */
 export async function park(broker: BrokerPort, log: Logger, r: Refusal): Promise<void> {
-  const dlq = `/queue/DLQ.${r.queue}`;
+  const dlq = `/queue/${deadLetterQueueOf(r.queue)}`;
   await broker.publish(dlq, r.body, {
     // Only the replay count of an earlier parking travels on: a stale dlq_transient must not mark poison.
     ...Object.fromEntries(

@@ -1,4 +1,9 @@
-import { destinations, splitDestination } from './destinations.ts';
+import {
+  destinations,
+  runSliceQueuePrefix,
+  runSlicesDeadLetterQueue,
+  splitDestination,
+} from './destinations.ts';
 import { deadLetterQueue, handlerQueue, type Route, routes } from './route-table.ts';
 
 /** What only the local broker gets: Amazon MQ manages users and connectors itself and refuses these elements. */
@@ -62,13 +67,28 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
     <destinationPolicy>
       <policyMap>
         <policyEntries>
-          <!-- Selectors only see the first maxPageSize messages of a queue: slices of one run must not
-               hide another run's (the default 200 let 1,000 queued slices starve a second run).
-               optimizedDispatch: an ack dispatches the next message in the acking thread, not after a
+          <!-- optimizedDispatch: an ack dispatches the next message in the acking thread, not after a
                hand-off to the queue's task thread (half the broker's context switches per slice). -->
-          <policyEntry queue="&gt;" producerFlowControl="false" maxPageSize="5000" optimizedDispatch="true">
+          <policyEntry queue="&gt;" producerFlowControl="false" optimizedDispatch="true">
             <deadLetterStrategy>
               <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
+            </deadLetterStrategy>
+          </policyEntry>
+          <!-- The shared slice queue: selectors only see the first maxPageSize messages of a queue, and one
+               run's slices must not hide another's (the default 200 let 1,000 queued slices starve a second
+               run). Only here: on a 1 GiB broker, pages of 5,000 on every queue would press memory. -->
+          <policyEntry queue="${slices}" producerFlowControl="false" maxPageSize="5000" optimizedDispatch="true">
+            <deadLetterStrategy>
+              <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true" processExpired="false"/>
+            </deadLetterStrategy>
+          </policyEntry>
+          <!-- Each run's own slice queue: no selector, so the default page; one dead-letter queue for all of
+               them; removed once a run has left it empty and unread for ten minutes. -->
+          <policyEntry queue="${runSliceQueuePrefix}.&gt;" producerFlowControl="false" optimizedDispatch="true" gcInactiveDestinations="true" inactiveTimoutBeforeGC="600000">
+            <deadLetterStrategy>
+              <sharedDeadLetterStrategy processExpired="false">
+                <deadLetterQueue><queue physicalName="${runSlicesDeadLetterQueue}"/></deadLetterQueue>
+              </sharedDeadLetterStrategy>
             </deadLetterStrategy>
           </policyEntry>
           <policyEntry topic="&gt;" producerFlowControl="false"/>
@@ -76,7 +96,7 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
       </policyMap>
     </destinationPolicy>
     <destinations>
-      ${[...queues, slices].map((q) => `<queue physicalName="${q}"/>`).join('\n      ')}
+      ${[...queues, slices, runSlicesDeadLetterQueue].map((q) => `<queue physicalName="${q}"/>`).join('\n      ')}
     </destinations>`;
 }
 

@@ -5,7 +5,7 @@ import { browseQueue, deadLetterQueues } from '#local/dead-letters.ts';
 import { freePort } from '#local/processes.ts';
 import { resolveStack, stackEnvironment } from '#local/stack.ts';
 import { type RunRecords, readRun } from '#query/run-report.ts';
-import { destinations, splitDestination } from '#routes/destinations.ts';
+import { destinations, sliceDestination, splitDestination } from '#routes/destinations.ts';
 import { handlerQueue, routes } from '#routes/route-table.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
@@ -83,7 +83,7 @@ describe('testbed run prompt_processing on the local stack', () => {
     expect(records.slices.every((s) => s.state === 'done' && typeof s.processed_at === 'string')).toBe(true);
   });
 
-  it('leaves no message in any handler queue, the slice queue or a dead-letter queue', async () => {
+  it("leaves no message in any handler queue, the slice queues (the run's own, the shared one) or a dead-letter queue", async () => {
     // Prepare
     const stackEnv = stackEnvironment(resolveStack({ stateDir: env.TESTBED_STATE_DIR }, env));
     const broker = await connectBroker({
@@ -94,6 +94,7 @@ describe('testbed run prompt_processing on the local stack', () => {
     const queues = [
       ...routes.map(handlerQueue),
       splitDestination(destinations.slices).name,
+      splitDestination(sliceDestination(runId, 'run')).name,
       ...deadLetterQueues(),
     ];
     // Act
@@ -103,7 +104,8 @@ describe('testbed run prompt_processing on the local stack', () => {
     await broker.close();
     // Assess
     expect(left.filter(([, n]) => n > 0)).toEqual([]);
-    expect(left).toHaveLength(2 * routes.length + 2);
+    // Each handler queue and its dead-letter queue; both slice queues, and their two dead-letter queues.
+    expect(left).toHaveLength(2 * routes.length + 4);
   });
 
   it('ends every pilot of the run', () => {

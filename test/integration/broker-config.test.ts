@@ -7,8 +7,16 @@ import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { browseQueue } from '#local/dead-letters.ts';
 import { portAccepts } from '#local/processes.ts';
-import { destinations } from '#routes/destinations.ts';
+import { createLogger } from '#log/logger.ts';
+import { park } from '#messaging/park.ts';
+import {
+  destinations,
+  runSlicesDeadLetterQueue,
+  sliceDestination,
+  splitDestination,
+} from '#routes/destinations.ts';
 import { handlerQueue, headerlessRoute } from '#routes/route-table.ts';
+import { originalQueue } from '#runtime/dead-letter-replay.ts';
 import { startTestBroker, type TestBroker } from '../support/broker.ts';
 import { eventually } from '../support/local-stack.ts';
 import { connectUpstreamAgent } from '../support/upstream-agent.ts';
@@ -118,6 +126,64 @@ describe('Local broker', () => {
       expect(toHandler.map((m) => m.body)).toEqual([body]);
       expect(toHeaderless).toEqual([]);
       await drain(queue);
+    });
+  });
+
+  describe("A run's own slice queue", () => {
+    let port: BrokerPort;
+    beforeAll(async () => {
+      port = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
+    });
+    afterAll(async () => {
+      await port?.close();
+    });
+
+    it('parks what a transformer nacks in the one dead-letter queue of every run, from where a replay finds its queue', async () => {
+      // Prepare: two runs' queues, created on first use as in a run
+      const runs = ['990000301', '990000302'];
+      for (const runId of runs)
+        await port.publish(sliceDestination(runId, 'run'), `{"run":"${runId}"}`, { run_id: runId });
+
+      // Act
+      for (const runId of runs) {
+        const sub = port.subscribe(sliceDestination(runId, 'run'), { ack: 'client-individual' }, (m) =>
+          m.nack(),
+        );
+        await eventually(
+          'slice nacked',
+          async () => (await browseQueue(port, runSlicesDeadLetterQueue)).length >= runs.indexOf(runId) + 1,
+        );
+        await sub.unsubscribe();
+      }
+      const parked = await browseQueue(port, runSlicesDeadLetterQueue);
+
+      // Assess
+      expect(parked.map((m) => m.headers.run_id).sort()).toEqual(runs);
+      expect(parked.map((m) => originalQueue(runSlicesDeadLetterQueue, m.headers)).sort()).toEqual(
+        runs.map((r) => splitDestination(sliceDestination(r, 'run')).name),
+      );
+    });
+
+    it("parks a refused slice there with its reason, as from its run's queue", async () => {
+      // Prepare
+      const queue = splitDestination(sliceDestination('990000303', 'run')).name;
+
+      // Act
+      await park(port, createLogger({ service: 'test' }, () => {}), {
+        queue,
+        body: '{}',
+        headers: { run_id: '990000303' },
+        reason: 'unusable slice',
+        handler: 'transformer',
+      });
+      const parked = (await browseQueue(port, runSlicesDeadLetterQueue)).filter(
+        (m) => m.headers.run_id === '990000303',
+      );
+
+      // Assess
+      expect(
+        parked.map((m) => [m.headers.dlq_reason, originalQueue(runSlicesDeadLetterQueue, m.headers)]),
+      ).toEqual([['unusable slice', queue]]);
     });
   });
 });

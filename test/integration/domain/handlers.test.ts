@@ -1,10 +1,11 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, type Message, makeMessage } from '#contract/messages.ts';
 import { credentialsFile } from '#local/state.ts';
 import { type MqMessage, mqEvent } from '#messaging/mq-event.ts';
+import { destinations, sliceDestination } from '#routes/destinations.ts';
 import { closeEnvironment, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
 import { handler as sliceResultHandler } from '../../../functions/slice-result/handler.ts';
@@ -141,6 +142,35 @@ describe('Handlers', () => {
       expect(received.map((m) => m.headers.namespace)).toEqual(Array(5).fill('test-user'));
       const first = JSON.parse(received[0]?.body ?? '{}');
       expect(first.content).toMatchObject({ filename: `swf.${runId}.000001.stf`, tf_count: 1, sequence: 1 });
+    });
+
+    it.each([
+      ['stf_ready says so', { slice_queue: 'run' }, undefined],
+      ["only the run's config says so", {}, { slice_queue: 'run' }],
+    ])("queues the slices on the run's own queue when %s", async (_case, said, config) => {
+      // Prepare
+      const runId = config ? '300005' : '300004';
+      if (config)
+        await documents(dynamo.client).send(
+          new PutCommand({ TableName: tableNames().runs, Item: { run_id: runId, config } }),
+        );
+      const own = await capture(listener, sliceDestination(runId, 'run'));
+      const shared = await capture(listener, destinations.slices, `run_id = '${runId}'`);
+      const ready = makeMessage('stf_ready', runId, {
+        filename: `swf.${runId}.000001.stf`,
+        sequence: 1,
+        tf_count: 5,
+        ...said,
+      });
+
+      // Act
+      await stfReadyHandler(mqEvent([asMq(ready, 'swf.handler.stf_ready')]));
+      const received = await own.until(5);
+      await Promise.all([own.stop(), shared.stop()]);
+
+      // Assess
+      expect(received.map((m) => JSON.parse(m.body).content.slice_id).sort()).toEqual([0, 1, 2, 3, 4]);
+      expect(shared.messages).toEqual([]);
     });
   });
 });

@@ -108,6 +108,27 @@ describe('Payload settings from the workflow to the pilot', () => {
     expect(pilot).toMatchObject({ payloadCommand: command, payloadTimeout: 42 });
   });
 
+  it.each([
+    [[], 'run'],
+    [['prompt_processing.target_worker_count=0'], 'shared'],
+    [['prompt_processing.slice_queue=shared'], 'shared'],
+  ])(
+    "carries where slices are queued (%j) from the workflow to the run's config and its pilots",
+    async (assignments, queue) => {
+      // Act
+      const imminent = await runImminent(...assignments);
+      const { content, run, env } = await openedRun(imminent);
+      const pilot = transformerConfigFromEnv({ ...env, RUN_ID: imminent.run_id });
+      // Assess
+      expect([imminent.content.slice_queue, run?.config?.slice_queue, content.slice_queue]).toEqual([
+        queue,
+        queue,
+        queue,
+      ]);
+      expect(pilot.sliceQueue).toBe(queue);
+    },
+  );
+
   it('gives pilots no command and the 600 s timeout when the workflow names none', async () => {
     // Prepare
     const imminent = await runImminent();

@@ -7,7 +7,7 @@ import { encodeMessage, makeMessage } from '#contract/messages.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
 import { startTransformer, type Transformer } from '#domain/transformer.ts';
 import { type TransformerConfig, transformerConfigFromEnv } from '#domain/transformer-config.ts';
-import { destinations } from '#routes/destinations.ts';
+import { destinations, runSlicesDeadLetterQueue, sliceDestination } from '#routes/destinations.ts';
 import { analyseSlice } from '#stf/analysis.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { type Capture, capture } from '../../support/capture.ts';
@@ -248,6 +248,32 @@ describe('Transformer', () => {
     expect(ofType(seen.messages, 'slice_result').map((r) => r.content.state)).toEqual(['done']);
     await parked.until(1);
     expect(parked.messages[0]?.body).toContain('"content": {}');
+    await Promise.all([seen.stop(), parked.stop()]);
+  });
+
+  it("takes its run's slices from the run's own queue, and parks an unreadable one in the runs' dead-letter queue", async () => {
+    // Prepare
+    const runId = String(nextRun++);
+    const slices = sliceMessages(writeStf(store, runId), { namespace, slices: 2 });
+    const seen = await results(runId);
+    const parked = await capture(client, `/queue/${runSlicesDeadLetterQueue}`, `run_id = '${runId}'`);
+    await transformer(runId, { sliceQueue: 'run' });
+    const ownQueue = sliceDestination(runId, 'run');
+
+    // Act
+    await client.publish(ownQueue, '{"msg_type": "slice", "content": {}}', { run_id: runId });
+    await Promise.all(
+      slices.map((m) => {
+        const { body, headers } = encodeMessage(m);
+        return client.publish(ownQueue, body, headers);
+      }),
+    );
+
+    // Assess
+    await seen.until(1 + slices.length);
+    expect(ofType(seen.messages, 'slice_result').map((r) => r.content.state)).toEqual(['done', 'done']);
+    await parked.until(1);
+    expect(parked.messages[0]?.headers.dlq_original_destination).toBe(ownQueue.replace('/queue/', ''));
     await Promise.all([seen.stop(), parked.stop()]);
   });
 

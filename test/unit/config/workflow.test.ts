@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { loadWorkflow, parseOverride, unusedKeysLine, workflowsDir } from '#config/workflow.ts';
+import {
+  loadWorkflow,
+  parseOverride,
+  sliceQueueFor,
+  unusedKeysLine,
+  workflowsDir,
+} from '#config/workflow.ts';
 import { testDir } from '../../support/temp.ts';
 
 const tempDirs: string[] = [];
@@ -774,5 +780,28 @@ enabled = true
       expect(config.simulation).toMatchObject({ stf_count: 10, physics_period_count: 1, stf_interval: 2.0 });
       expect(config.unusedKeys).toEqual(['agents', 'prompt_processing.container']);
     });
+  });
+});
+
+describe('sliceQueueFor', () => {
+  const env = {};
+  it.each([
+    [{}, 'run'],
+    [{ 'prompt_processing.target_worker_count': 0 }, 'shared'],
+    [{ 'prompt_processing.slice_queue': 'shared' }, 'shared'],
+    [{ 'prompt_processing.target_worker_count': 0, 'prompt_processing.slice_queue': 'run' }, 'run'],
+  ])("queues a run's slices as %j says: %s", (overrides, expected) => {
+    // Act
+    const queue = sliceQueueFor(loadWorkflow('prompt_processing', { env, overrides }));
+    // Assess
+    expect(queue).toBe(expected);
+  });
+
+  it('refuses a slice_queue it does not know, naming the key', () => {
+    // Act
+    const load = () =>
+      loadWorkflow('prompt_processing', { env, overrides: { 'prompt_processing.slice_queue': 'own' } });
+    // Assess
+    expect(load).toThrow(/slice_queue/);
   });
 });
