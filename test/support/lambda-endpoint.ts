@@ -1,0 +1,72 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { MqHandler } from '#local/runner.ts';
+import { projectRoot } from '#local/state.ts';
+
+/** A stand-in for LocalStack's Lambda Invoke API, and what it was asked. */
+export interface LambdaEndpoint {
+  readonly url: string;
+  /** Each invocation's function name and event, in order. */
+  readonly invocations: { readonly functionName: string; readonly event: unknown }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Answers `POST /2015-03-31/functions/<name>/invocations` as Lambda does for a synchronous invoke: the
+ * function's result, or what it threw as `{errorType, errorMessage}` with `X-Amz-Function-Error: Unhandled`.
+ * A function is a handler folder under `functions/` (its module imported and called here, in this process,
+ * with this process's environment) or a handler given directly.
+ */
+export async function startLambdaEndpoint(
+  functions: Readonly<Record<string, string | MqHandler>>,
+): Promise<LambdaEndpoint> {
+  const invocations: LambdaEndpoint['invocations'] = [];
+  const load = async (f: string | MqHandler): Promise<MqHandler> =>
+    typeof f === 'string'
+      ? (await import(pathToFileURL(join(projectRoot, 'functions', f, 'handler.ts')).href)).handler
+      : f;
+  const server = createServer(async (req, res) => {
+    const name = decodeURIComponent(
+      req.url?.match(/^\/2015-03-31\/functions\/([^/]+)\/invocations/)?.[1] ?? '',
+    );
+    const fn = functions[name];
+    if (req.method !== 'POST' || fn === undefined) {
+      res.writeHead(404, {
+        'content-type': 'application/json',
+        'x-amzn-errortype': 'ResourceNotFoundException',
+      });
+      res.end(JSON.stringify({ message: `Function not found: ${name}` }));
+      return;
+    }
+    const event = JSON.parse(await body(req));
+    invocations.push({ functionName: name, event });
+    try {
+      const result = await (await load(fn))(event);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(result === undefined ? '' : JSON.stringify(result));
+    } catch (error) {
+      const e = error as Error;
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled' });
+      res.end(JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    invocations,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
