@@ -4,6 +4,7 @@ import {
   FlowLogTrafficType,
   GatewayVpcEndpointAwsService,
   type IConnectable,
+  type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   type IVpc,
   Port,
@@ -23,6 +24,11 @@ export interface NetworkProps {
   readonly vpc?: IVpc;
   /** Availability Zones of a new VPC (an active/standby broker needs two). @default 2 */
   readonly maxAzs?: number;
+  /**
+   * How many of the VPC's Availability Zones, the first ones (where `subnetsInAzs` puts the broker), the
+   * interface endpoints serve: each endpoint is billed per AZ-hour. @default every AZ of the VPC
+   */
+  readonly interfaceEndpointAzs?: number;
 }
 
 /**
@@ -61,6 +67,8 @@ export class Network extends Construct {
   public readonly subnets: SubnetSelection = { subnetType: SubnetType.PRIVATE_ISOLATED };
   /** Guards the interface endpoints: HTTPS from the security groups let in with `allowEndpointsFrom`. */
   public readonly endpointSecurityGroup: SecurityGroup;
+  /** By name (the keys of `interfaceEndpoints`). */
+  public readonly interfaceEndpoints: Readonly<Record<string, InterfaceVpcEndpoint>>;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -81,15 +89,37 @@ export class Network extends Construct {
       description: 'Interface endpoints: HTTPS from the handlers, the MQ pollers and the pilots',
       allowAllOutbound: false,
     });
-    for (const [name, endpoint] of Object.entries(interfaceEndpoints)) {
-      this.vpc.addInterfaceEndpoint(name, {
-        service: endpoint.service,
-        subnets: this.subnets,
-        privateDnsEnabled: true,
-        securityGroups: [this.endpointSecurityGroup],
-        open: false,
-      });
+    const subnets = this.subnetsInAzs(props.interfaceEndpointAzs ?? this.subnetsPerAz().length);
+    this.interfaceEndpoints = Object.fromEntries(
+      Object.entries(interfaceEndpoints).map(([name, endpoint]) => [
+        name,
+        this.vpc.addInterfaceEndpoint(name, {
+          service: endpoint.service,
+          subnets,
+          privateDnsEnabled: true,
+          securityGroups: [this.endpointSecurityGroup],
+          open: false,
+        }),
+      ]),
+    );
+  }
+
+  /**
+   * One of `subnets` in each of the VPC's first `count` Availability Zones: where the broker sits (one for a
+   * single instance, two for an active/standby pair) and the interface endpoints that serve it.
+   */
+  subnetsInAzs(count: number): SubnetSelection {
+    const perAz = this.subnetsPerAz();
+    if (!Number.isInteger(count) || count < 1 || count > perAz.length) {
+      throw new Error(
+        `Network: ${count} Availability Zones asked for, but the VPC's private subnets are in ${perAz.length}.`,
+      );
     }
+    return { subnets: perAz.slice(0, count) };
+  }
+
+  private subnetsPerAz() {
+    return this.vpc.selectSubnets({ ...this.subnets, onePerAz: true }).subnets;
   }
 
   /** Lets a peer (a security group) call the AWS APIs behind the interface endpoints. */

@@ -1,6 +1,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Role } from 'aws-cdk-lib/aws-iam';
 import type { Construct, Node } from 'constructs';
+import { amazonMqConfiguration } from '#routes/broker-config.ts';
+import { type ResultQueues, resultQueueCounts, routeTable } from '#routes/route-table.ts';
 import { type TableName, tables as tableDefinitions } from '#tables/definitions.ts';
 import { Broker, type DeploymentMode, deploymentModes } from './broker.ts';
 import { Handlers } from './handlers.ts';
@@ -16,7 +18,8 @@ export { outputKeys };
 
 /**
  * The stack's settings from CDK context (cdk.json or `-c key=value`): `brokerDeployment` (SINGLE_INSTANCE or
- * ACTIVE_STANDBY_MULTI_AZ), `brokerInstanceType` and `monitorInvokerRoleArns` (comma-separated).
+ * ACTIVE_STANDBY_MULTI_AZ), `brokerInstanceType`, `monitorInvokerRoleArns` (comma-separated) and
+ * `interfaceEndpointsInEveryAz` (true or false), `resultQueues` (1, 2, 5 or 10).
  */
 export function stackPropsFromContext(node: Node): TestbedStackProps {
   const text = (key: string): string | undefined => {
@@ -30,14 +33,28 @@ export function stackPropsFromContext(node: Node): TestbedStackProps {
     );
   }
   const instanceType = text('brokerInstanceType');
+  // -c gives a string, cdk.json may give a boolean.
+  const everyAzValue = node.tryGetContext('interfaceEndpointsInEveryAz');
+  if (everyAzValue !== undefined && !['true', 'false'].includes(String(everyAzValue))) {
+    throw new Error(`Context interfaceEndpointsInEveryAz must be true or false, not ${everyAzValue}.`);
+  }
+  const everyAz = everyAzValue === undefined ? undefined : String(everyAzValue) === 'true';
   const invokers = text('monitorInvokerRoleArns')
     ?.split(',')
     .map((arn) => arn.trim())
     .filter((arn) => arn !== '');
+  const resultQueues = text('resultQueues');
+  if (resultQueues !== undefined && !resultQueueCounts.includes(Number(resultQueues) as ResultQueues)) {
+    throw new Error(
+      `Context resultQueues must be one of ${resultQueueCounts.join(', ')}, not ${resultQueues}.`,
+    );
+  }
   return {
+    ...(resultQueues && { resultQueues: Number(resultQueues) as ResultQueues }),
     brokerDeployment: deployment as DeploymentMode,
     ...(instanceType && { brokerInstanceType: instanceType }),
     ...(invokers && { monitorInvokerRoleArns: invokers }),
+    ...(everyAz !== undefined && { interfaceEndpointsInEveryAz: everyAz }),
   };
 }
 
@@ -51,6 +68,18 @@ export interface TestbedStackProps extends StackProps {
    * @default none
    */
   readonly monitorInvokerRoleArns?: readonly string[];
+  /**
+   * How many queues the broker spreads `slice_result` over, each with its own event source mapping on the
+   * slice-result function: each mapping runs at most 5 concurrent invocations (bench/README.md, capacity model).
+   * @default 1
+   */
+  readonly resultQueues?: ResultQueues;
+  /**
+   * Interface endpoints in every Availability Zone of the VPC rather than the broker's alone; functions and
+   * pilots in another AZ reach them across AZs either way.
+   * @default false for a single-instance broker (its one AZ), true for active/standby (both AZs)
+   */
+  readonly interfaceEndpointsInEveryAz?: boolean;
 }
 
 /** The testbed in one stack: network, broker, tables, STF bucket, pilots, handlers, and what the CLI reads. */
@@ -70,11 +99,18 @@ export class TestbedStack extends Stack {
         'EIC streaming workflow testbed: Amazon MQ, DynamoDB, a Lambda per message type, ECS pilots',
       ...props,
     });
-    this.network = new Network(this, 'Network');
+    const standby = props.brokerDeployment === 'ACTIVE_STANDBY_MULTI_AZ';
+    const brokerAzs = standby ? 2 : 1;
+    // A single broker is reached in its own AZ; the endpoints' other AZ would only serve cross-AZ callers.
+    const everyAz = props.interfaceEndpointsInEveryAz ?? standby;
+    this.network = new Network(this, 'Network', { ...(!everyAz && { interfaceEndpointAzs: brokerAzs }) });
     const vpc = this.network.vpc;
+    // The route table, with slice_result spread when asked: the broker forwards by it and the mappings read it.
+    const table = props.resultQueues ? routeTable(props.resultQueues) : undefined;
     this.broker = new Broker(this, 'Broker', {
+      ...(table && { configurationXml: amazonMqConfiguration(table) }),
       vpc,
-      subnets: this.network.subnets,
+      subnets: this.network.subnetsInAzs(brokerAzs),
       ...(props.brokerDeployment && { deploymentMode: props.brokerDeployment }),
       ...(props.brokerInstanceType && { instanceType: props.brokerInstanceType }),
     });
@@ -95,12 +131,23 @@ export class TestbedStack extends Stack {
       tables: this.tables,
       stf: this.stf,
       pilots: this.pilots,
+      ...(table && { routes: table }),
     });
 
     this.network.allowEndpointsFrom(this.handlers.securityGroup, 'Handler functions');
     this.network.allowEndpointsFrom(this.pilots.securityGroup, 'Pilots');
     // Lambda's MQ pollers run with the broker's security group and call Lambda, STS and Secrets Manager.
     this.network.allowEndpointsFrom(this.broker, 'Lambda MQ pollers');
+    // Lambda starts a mapping's poller as soon as the mapping exists: created before the broker's security group
+    // lets the functions and pollers in, or before the endpoints (STS, Secrets Manager, Lambda) answer, it
+    // starts with a connection error instead of reading its queue.
+    for (const mapping of Object.values(this.handlers.mappings)) {
+      mapping.node.addDependency(
+        this.broker.securityGroup,
+        this.network.endpointSecurityGroup,
+        ...Object.values(this.network.interfaceEndpoints),
+      );
+    }
 
     this.pilotWatchdog = new PilotWatchdog(this, 'PilotWatchdog', {
       vpc,
