@@ -73,7 +73,10 @@ export const streamBatching: Batching = { batchSize: 100, maxBatchingWindow: Dur
 export const controlBatching: Batching = { batchSize: 10, maxBatchingWindow: Duration.seconds(0) };
 const streamRoutes = new Set(['stf_gen', 'stf_ready', 'slice_result', 'transformer_heartbeat']);
 export const batchingFor = (r: Route): Batching =>
-  streamRoutes.has(r.name) ? streamBatching : controlBatching;
+  streamRoutes.has(r.msgType ?? r.name) ? streamBatching : controlBatching;
+
+/** What tells a queue of a handler spread over several apart: `.3` for `slice_result.3`, '' for one queue. */
+const queuePart = (r: Route): string => r.name.slice(r.msgType?.length ?? r.name.length);
 
 export interface HandlersProps {
   readonly vpc: IVpc;
@@ -132,7 +135,7 @@ export function grantHandlerTables(
 export class Handlers extends Construct {
   /** By handler name (`run-imminent`, …, `daq-simulator`). */
   public readonly functions: Readonly<Record<string, HandlerFunction>>;
-  /** By handler name, the mapping of its queue. */
+  /** By handler name, the mapping of its queue; `slice-result.<k>` for the further queues of `resultQueues`. */
   public readonly mappings: Readonly<Record<string, CfnEventSourceMapping>>;
   public readonly daqSimulator: HandlerFunction;
   public readonly daqDeadLetterQueue: Queue;
@@ -168,21 +171,23 @@ export class Handlers extends Construct {
     const functions: Record<string, HandlerFunction> = {};
     const mappings: Record<string, CfnEventSourceMapping> = {};
     for (const route of props.routes ?? routes) {
+      // A handler spread over several queues (slice_result, `resultQueues`) has one function, a mapping each.
+      const part = queuePart(route);
+      const known = functions[route.handler];
       const adjuster = route.msgType === 'adjuster_worker';
-      const fn = make(
-        route.handler,
-        adjuster ? { environment: props.pilots.launcherEnvironment() } : {},
-        messageLog,
-      );
-      if (adjuster) props.pilots.grantLaunch(fn);
+      const fn =
+        known ??
+        make(route.handler, adjuster ? { environment: props.pilots.launcherEnvironment() } : {}, messageLog);
+      if (adjuster && !known) props.pilots.grantLaunch(fn);
       const batching = batchingFor(route);
-      mappings[route.handler] = new MqEventSource({
+      mappings[`${route.handler}${part}`] = new MqEventSource({
         brokerArn: broker.brokerArn,
         queue: handlerQueue(route),
         credentials: broker.credentials,
         batchSize: batching.batchSize,
         maxBatchingWindow: batching.maxBatchingWindow,
-      }).bind(fn);
+      }).bind(fn, `MqEventSource${part.replace('.', '')}`);
+      if (known) continue;
       suppress(fn, [
         {
           id: 'Serverless-LambdaDLQ',
