@@ -5,6 +5,7 @@ import type { Machine } from './lib/machine.ts';
 import type { Layout } from './lib/workload.ts';
 import type { DelayRow } from './stages/delays.ts';
 import type { FirstResult } from './stages/first-result.ts';
+import type { HandlerBatchRow } from './stages/handler-batch.ts';
 
 /** What bench/results.json holds: the README and bench/README.md quote these keys. */
 export interface BenchResults {
@@ -25,4 +26,6 @@ export interface BenchResults {
   readonly cpuPerSlice_besideAnotherRun_us: CpuPerSlice;
   readonly delays: readonly DelayRow[];
   readonly firstResult: readonly FirstResult[];
+  /** 8a..8d: each stream handler's time per batch of 100 (dynalite) and its DynamoDB writes per message. */
+  readonly handlerBatch: readonly HandlerBatchRow[];
 }

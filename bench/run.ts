@@ -21,6 +21,7 @@ import type { BenchResults } from './results.ts';
 import { bundlesStage } from './stages/bundles.ts';
 import { type DelaysResult, delaysStage } from './stages/delays.ts';
 import { type FirstResultResult, firstResultStage } from './stages/first-result.ts';
+import { handlerBatchStage } from './stages/handler-batch.ts';
 import { type PipelineResult, pipelineStage } from './stages/pipeline.ts';
 import { type RawBrokerResult, rawBrokerStage } from './stages/raw-broker.ts';
 import { type StackUpResult, stackUpStage } from './stages/stack-up.ts';
@@ -43,6 +44,8 @@ const transformers = () => {
 };
 
 const bundles = runs('bundles') ? await bundlesStage() : undefined;
+// Each stream handler on batches of 100 against dynalite: the AWS capacity model's divisor.
+const handlerBatch = runs('handler-batch') ? await handlerBatchStage() : undefined;
 
 // --- A. a bare broker: the raw broker and the transformer alone ----------------------------------------
 
@@ -106,6 +109,7 @@ const figures = [
   ...(pipeline ? [pipeline.memory] : []),
   ...(first?.figures ?? []),
   ...(bundles ? [bundles.largest] : []),
+  ...(handlerBatch?.figures ?? []),
 ];
 const host = machine();
 console.log(`\n${machineLine(host)}\n\n${figureTable(figures)}\n`);
@@ -118,7 +122,7 @@ if (profileDir) {
   say(`done in ${durationS} s: bench/profile.md (results not saved: profiled processes run slower)`);
   process.exit(0);
 }
-if (!(bundles && raw && alone && up && pipeline && delays && first)) {
+if (!(bundles && handlerBatch && raw && alone && up && pipeline && delays && first)) {
   say(`done in ${durationS} s: stages ${[...(only ?? [])].join(', ')} only (results not saved)`);
   process.exit(0);
 }
@@ -137,6 +141,7 @@ const results: BenchResults = {
   cpuPerSlice_besideAnotherRun_us: pipeline.cpuPerSliceBesideAnotherRun,
   delays: delays.delays,
   firstResult: first.firstResult,
+  handlerBatch: handlerBatch.handlerBatch,
 };
 writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(here, 'delays.svg'), delaysPlot(results.delays));

@@ -1,6 +1,7 @@
 /** The stages of `npm run bench`, in the order they run. */
 export const stageNames = [
   'bundles',
+  'handler-batch',
   'raw-broker',
   'transformers',
   'stack-up',
