@@ -16,9 +16,16 @@ import {
 import { type DaqClock, daqTime, timestampAt } from './daq-clock.ts';
 import { type DaqBroadcast, type DaqStep, planRun } from './daq-plan.ts';
 import { type DaqRequest, startOrContinueRun } from './daq-run-start.ts';
+import { settleAll } from './deps.ts';
 
 /** Default time kept back from the Lambda time limit to finish a step, checkpoint and chain. */
 export const DEFAULT_MARGIN_MS = 30_000;
+
+/**
+ * Default STFs of a fast run between two checkpoints: a checkpoint per STF paced a fast run at ~40 STFs/s
+ * (it writes the run item, which every registration handler writes too); 25 make it a few percent.
+ */
+export const DEFAULT_STFS_PER_CHECKPOINT = 25;
 
 export type DaqMsgType = DaqBroadcast | 'stf_gen';
 
@@ -33,6 +40,12 @@ export interface DaqDeps extends DaqTables {
   readonly chain?: (continuation: { run_id: string }) => Promise<void>;
   /** Time kept back for a step, the checkpoint and chaining. @default max(30 s, 2 stf_intervals) */
   readonly marginMs?: number;
+  /**
+   * STFs a fast (not realtime) run announces between two checkpoints; a realtime run saves one per step.
+   * A run cut short and chained resumes exactly; one that dies, or a cancel, may take up to this many STFs
+   * more. @default 25
+   */
+  readonly stfsPerCheckpoint?: number;
   /** Told of every message once the broker has it (the CLI's progress bar). */
   readonly onEvent?: (type: DaqMsgType, content: Record<string, unknown>) => void;
 }
@@ -54,9 +67,9 @@ export interface DaqResult {
  * Simulates one DAQ run (see planRun for the walk), broadcasting to /topic/epictopic and writing every STF
  * to the STF store. Realtime runs wait for each step's simulated time (1 simulated s = 1 wall s); others
  * run as fast as they can and only report simulated time. Progress is checkpointed in the run item after
- * every message, so when the invocation runs short of time the run goes on in a chained invocation,
- * exactly where it stopped. A message is repeated only if an invocation dies between sending it and
- * saving the checkpoint.
+ * every message (in a fast run, after every group of `stfsPerCheckpoint` STFs), so when the invocation runs
+ * short of time the run goes on in a chained invocation, exactly where it stopped. Messages are repeated
+ * only if an invocation dies between sending them and saving the checkpoint.
  */
 export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<DaqResult> {
   const { workflow } = request;
@@ -67,6 +80,7 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
   const margin =
     deps.marginMs ?? Math.max(DEFAULT_MARGIN_MS, 2 * Math.round(workflow.simulation.stf_interval * 1000));
   const canChain = deps.chain !== undefined && deps.remainingMs !== undefined;
+  const stfsPerCheckpoint = deps.stfsPerCheckpoint ?? DEFAULT_STFS_PER_CHECKPOINT;
 
   const opened = await startOrContinueRun(request, deps);
   const runId = opened.runId;
@@ -124,13 +138,59 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
     simulation_tick: step.atMs / 1000,
   });
 
-  for (let index = checkpoint.step; index < plan.steps.length; index++) {
+  /** Generates and stores one STF's file; what its stf_gen says of it. */
+  const writeStf = async (step: StfStep) => {
+    const filename = stfFileName(runId, step.sequence);
+    const data = generateStf({
+      runId,
+      sequence: step.sequence,
+      tfCount: pp.tfs_per_stf,
+      sizeBytes: pp.stf_size_bytes,
+    });
+    const url = await deps.stfStore.put(filename, data);
+    return { filename, size: data.length, checksum: adlerChecksum(data), url };
+  };
+  const announce = (step: StfStep, stf: Awaited<ReturnType<typeof writeStf>>) =>
+    publish('stf_gen', {
+      ...common(step),
+      filename: stf.filename,
+      sequence: step.sequence,
+      size: stf.size,
+      checksum: stf.checksum,
+      start: daqTime(wallAt(step.startMs)),
+      end: daqTime(wallAt(step.atMs)),
+      tf_count: pp.tfs_per_stf,
+      slices_per_stf: pp.slices_per_stf,
+      slice_queue: sliceQueueFor(workflow),
+      url: stf.url,
+    });
+  /**
+   * A fast run's STFs between two checkpoints: their files are written side by side and each stf_gen
+   * leaves once its file is whole, in sequence order, without waiting for the receipt of the one before.
+   */
+  const announceAll = async (steps: readonly StfStep[]) => {
+    let issued: Promise<unknown> = Promise.resolve();
+    const receipts = steps.map((step) => {
+      // The receipt is wrapped, so that `issued` resolves once the message is handed to the broker.
+      const handed = Promise.all([writeStf(step), issued]).then(([stf]) => ({
+        receipt: announce(step, stf),
+      }));
+      issued = handed.catch(() => {});
+      return handed.then((h) => h.receipt);
+    });
+    await settleAll(receipts);
+  };
+
+  for (let index = checkpoint.step; index < plan.steps.length; ) {
     const step = plan.steps[index] as DaqStep;
     if (!(await awaitTurn(step.kind === 'stf' ? step.generateAtMs : step.atMs))) {
       log.info('DAQ run continues in a chained invocation', { step: index });
       await (deps.chain as NonNullable<DaqDeps['chain']>)({ run_id: runId });
       return result('continued');
     }
+    // Realtime runs wait between STFs anyway: a checkpoint each. Fast runs save one per group of STFs.
+    const steps = realtime ? [step] : stepsUntilCheckpoint(plan.steps, index, stfsPerCheckpoint);
+    const last = steps.at(-1) as DaqStep;
     let nextSequence = checkpoint.next_sequence;
     if (step.kind === 'broadcast') {
       await publish(step.msgType, {
@@ -139,41 +199,25 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
       });
       log.info(step.msgType, { simulation_tick: step.atMs / 1000 });
     } else if (step.kind === 'stf') {
-      const filename = stfFileName(runId, step.sequence);
-      const data = generateStf({
-        runId,
-        sequence: step.sequence,
-        tfCount: pp.tfs_per_stf,
-        sizeBytes: pp.stf_size_bytes,
-      });
-      const url = await deps.stfStore.put(filename, data);
-      if (realtime) await sleepUntil(step.atMs);
-      await publish('stf_gen', {
-        ...common(step),
-        filename,
-        sequence: step.sequence,
-        size: data.length,
-        checksum: adlerChecksum(data),
-        start: daqTime(wallAt(step.startMs)),
-        end: daqTime(wallAt(step.atMs)),
-        tf_count: pp.tfs_per_stf,
-        slices_per_stf: pp.slices_per_stf,
-        slice_queue: sliceQueueFor(workflow),
-        url,
-      });
-      nextSequence = step.sequence + 1;
+      const stfs = steps as StfStep[];
+      if (realtime) {
+        const stf = await writeStf(step);
+        await sleepUntil(step.atMs);
+        await announce(step, stf);
+      } else await announceAll(stfs);
+      nextSequence = (stfs.at(-1) as StfStep).sequence + 1;
     } else {
       log.info('DAQ run ended', { stf_count: nextSequence - 1, simulation_tick: step.atMs / 1000 });
     }
     const next: DaqCheckpoint = {
       ...checkpoint,
-      step: index + 1,
-      period: step.period,
+      step: index + steps.length,
+      period: last.period,
       next_sequence: nextSequence,
-      simulation_tick: step.atMs / 1000,
-      state: step.state,
-      substate: step.substate,
-      status: step.kind === 'finish' ? 'ended' : 'running',
+      simulation_tick: last.atMs / 1000,
+      state: last.state,
+      substate: last.substate,
+      status: last.kind === 'finish' ? 'ended' : 'running',
       updated_at: timestampAt(clock.now()),
     };
     if (!(await saveCheckpoint(deps, runId, next, index))) {
@@ -186,8 +230,20 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
     }
     checkpoint = next;
     doneHere += 1;
+    index += steps.length;
   }
   return result('ended');
+}
+
+type StfStep = Extract<DaqStep, { kind: 'stf' }>;
+
+/** The step at `index` and, if it is an STF, the STFs right after it: at most `count` in all. */
+function stepsUntilCheckpoint(steps: readonly DaqStep[], index: number, count: number): DaqStep[] {
+  const first = steps[index] as DaqStep;
+  if (first.kind !== 'stf') return [first];
+  let end = index + 1;
+  while (end < steps.length && end - index < count && steps[end]?.kind === 'stf') end++;
+  return steps.slice(index, end);
 }
 
 function broadcastContent(
