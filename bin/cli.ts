@@ -46,17 +46,33 @@ examples(
           '--broker-host <addr>',
           "IPv4 address the broker's STOMP listens on, e.g. 0.0.0.0 for LocalStack's containers (default 127.0.0.1)",
         ).env('TESTBED_BROKER_HOST'),
+      )
+      .addOption(
+        new Option(
+          '--localstack [url]',
+          'the handlers are the functions of the LocalStack stack (cdklocal deploy -c target=localstack) at this URL (default http://localhost:4566)',
+        ).env('TESTBED_LOCALSTACK_URL'),
       ),
   ),
   [
     'testbed up',
     'testbed up --stomp-port 61614 --dynamodb-port 4568 --api-port 8643',
     "testbed up --broker-host 172.17.0.1   # the Docker bridge: LocalStack's functions reach the broker",
+    'testbed up --broker-host 172.17.0.1 --localstack   # the runner invokes the functions in LocalStack',
   ],
 ).action(async (o: StackOverrides) => {
   const s = stackFrom(o);
   const exposure = brokerExposureWarning(s.brokerHost, s.stompPort);
   if (exposure) console.error(exposure);
+  if (s.localstack) {
+    console.error(
+      `handlers: the functions of stack ${s.localstack.stackName} in LocalStack at ${s.localstack.url} (${s.localstack.region})`,
+    );
+    if (exposure === undefined)
+      console.error(
+        `warning: LocalStack's functions cannot reach a broker on ${s.brokerHost}: give --broker-host (e.g. 172.17.0.1)`,
+      );
+  }
   const t0 = performance.now();
   const { started, waitedFor } = await up(s, (line) => console.error(line));
   console.log(

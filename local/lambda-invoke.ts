@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Route } from '#routes/route-table.ts';
 import { outputKeys } from '../lib/outputs.ts';
 import type { MqHandler } from './runner.ts';
+import type { LocalStackTarget } from './stack.ts';
 
 type Send = Pick<LambdaClient, 'send'>;
 
@@ -84,25 +85,6 @@ export function functionNames(
     }),
   );
 }
-
-/** Where the LocalStack stack is, as `testbed up` gives it to the runner. */
-export interface LocalStackTarget {
-  /** LocalStack's edge URL. @default http://localhost:4566 (TESTBED_LOCALSTACK_URL) */
-  readonly url: string;
-  /** @default SwfTestbedLocal (TESTBED_LOCALSTACK_STACK) */
-  readonly stackName: string;
-  /** @default us-east-1 (AWS_REGION): where `cdklocal deploy` put it */
-  readonly region: string;
-}
-
-export const localStackTarget = (env: NodeJS.ProcessEnv): LocalStackTarget | undefined =>
-  env.TESTBED_LOCALSTACK_URL === undefined
-    ? undefined
-    : {
-        url: env.TESTBED_LOCALSTACK_URL || 'http://localhost:4566',
-        stackName: env.TESTBED_LOCALSTACK_STACK || 'SwfTestbedLocal',
-        region: env.AWS_REGION || 'us-east-1',
-      };
 
 /** The runner's `load` against the functions of the LocalStack stack (LocalStack takes any credentials). */
 export async function localStackLoader(

@@ -3,10 +3,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { watchPilots } from '#domain/pilot-watchdog.ts';
-import { routes } from '#routes/route-table.ts';
+import { type Route, routes } from '#routes/route-table.ts';
 import { environment } from '#runtime/env.ts';
+import { localStackLoader } from './lambda-invoke.ts';
 import { localPilotLauncher } from './pilot-launcher.ts';
 import { type MqHandler, startRunner } from './runner.ts';
+import { localStackOf } from './stack.ts';
 import { runnerReadyFile } from './stack-parts.ts';
 import { projectRoot } from './state.ts';
 
@@ -17,18 +19,24 @@ const available = routes.filter((r) => {
   if (!found) log.warn('no handler for this route: its queue is not consumed', { handler: r.handler });
   return found;
 });
+const inProcess = async (r: Route): Promise<MqHandler> => {
+  const url = pathToFileURL(join(projectRoot, 'functions', r.handler, 'handler.ts')).href;
+  return (await import(url)).handler as MqHandler;
+};
+// With LocalStack (testbed up --localstack) each queue's batches go to its deployed function instead.
+const localstack = localStackOf(env.env);
 const runner = await startRunner({
   broker: env.broker,
   routes: available,
-  load: async (r) => {
-    const url = pathToFileURL(join(projectRoot, 'functions', r.handler, 'handler.ts')).href;
-    return (await import(url)).handler as MqHandler;
-  },
+  load: localstack ? await localStackLoader(localstack, available, inProcess) : inProcess,
   log,
 });
 const stopWatchdog = startWatchdog();
 writeFileSync(runnerReadyFile(env.env.TESTBED_STATE_DIR ?? '.'), String(process.pid));
-log.info('runner ready', { handlers: available.map((r) => r.handler) });
+log.info('runner ready', {
+  handlers: available.map((r) => r.handler),
+  ...(localstack && { localstack: localstack.url }),
+});
 
 /** How long a stop waits for running invocations, and then for the broker to take the disconnect. */
 const STOP_GRACE_MS = 3000;

@@ -3,6 +3,16 @@ import { join } from 'node:path';
 import { brokerConnectHost, checkBrokerHost, defaultBrokerHost } from './activemq.ts';
 import { credentialsFile, defaultStateDir } from './state.ts';
 
+/** Where the LocalStack stack is whose functions handle the queues. */
+export interface LocalStackTarget {
+  /** LocalStack's edge URL. @default http://localhost:4566 (`--localstack` alone, TESTBED_LOCALSTACK_URL empty) */
+  readonly url: string;
+  /** @default SwfTestbedLocal (TESTBED_LOCALSTACK_STACK) */
+  readonly stackName: string;
+  /** Where `cdklocal deploy` put it. @default us-east-1 (AWS_REGION) */
+  readonly region: string;
+}
+
 /** Where the local stack lives and listens. */
 export interface StackConfig {
   readonly stateDir: string;
@@ -14,6 +24,12 @@ export interface StackConfig {
   readonly dynamodbPort: number;
   /** The monitor's HTTP API and dashboard, on loopback. @default 8642 (TESTBED_API_PORT) */
   readonly apiPort: number;
+  /**
+   * The LocalStack whose functions handle the queues (`testbed up --localstack [URL]`): the runner invokes
+   * them, and the runner, CLI and pilots read LocalStack's DynamoDB instead of dynalite.
+   * @default none: the handlers run in the runner (TESTBED_LOCALSTACK_URL, TESTBED_LOCALSTACK_STACK)
+   */
+  readonly localstack?: LocalStackTarget;
 }
 
 export interface StackOverrides {
@@ -22,7 +38,11 @@ export interface StackOverrides {
   brokerHost?: string;
   dynamodbPort?: number;
   apiPort?: number;
+  /** `--localstack` alone means LocalStack's default URL. */
+  localstack?: string | true;
 }
+
+const defaultLocalStackUrl = 'http://localhost:4566';
 
 const stackFile = (stateDir: string) => join(stateDir, 'stack.json');
 
@@ -45,6 +65,28 @@ export function resolveStack(o: StackOverrides = {}, env: NodeJS.ProcessEnv = pr
     ),
     dynamodbPort: port(o.dynamodbPort, 'TESTBED_DYNAMODB_PORT', saved.dynamodbPort ?? 4567),
     apiPort: port(o.apiPort, 'TESTBED_API_PORT', saved.apiPort ?? 8642),
+    ...localStackFrom(o.localstack ?? env.TESTBED_LOCALSTACK_URL, env, saved.localstack),
+  };
+}
+
+/** The LocalStack a process of the stack was started for (its environment, from `stackEnvironment`). */
+export const localStackOf = (env: NodeJS.ProcessEnv): LocalStackTarget | undefined =>
+  localStackFrom(env.TESTBED_LOCALSTACK_URL, env, undefined).localstack;
+
+function localStackFrom(
+  given: string | true | undefined,
+  env: NodeJS.ProcessEnv,
+  saved: LocalStackTarget | undefined,
+): { localstack?: LocalStackTarget } {
+  if (given === undefined) return saved ? { localstack: saved } : {};
+  const url = given === true || given === '' ? defaultLocalStackUrl : given;
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`TESTBED_LOCALSTACK_URL: not an http(s) URL: ${url}`);
+  return {
+    localstack: {
+      url,
+      stackName: env.TESTBED_LOCALSTACK_STACK || 'SwfTestbedLocal',
+      region: env.AWS_REGION || 'us-east-1',
+    },
   };
 }
 
@@ -57,6 +99,7 @@ export function recordStack(s: StackConfig): void {
       brokerHost: s.brokerHost,
       dynamodbPort: s.dynamodbPort,
       apiPort: s.apiPort,
+      ...(s.localstack && { localstack: s.localstack }),
     }),
   );
 }
@@ -71,5 +114,11 @@ export function stackEnvironment(s: StackConfig): Record<string, string> {
     TABLE_PREFIX: 'testbed-',
     STF_STORE: join(s.stateDir, 'stf'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...(s.localstack && {
+      TESTBED_LOCALSTACK_URL: s.localstack.url,
+      TESTBED_LOCALSTACK_STACK: s.localstack.stackName,
+      AWS_REGION: s.localstack.region,
+      DYNAMODB_ENDPOINT: s.localstack.url,
+    }),
   };
 }

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { MqHandler } from '#local/runner.ts';
 import { projectRoot } from '#local/state.ts';
 
-/** A stand-in for LocalStack's Lambda Invoke API, and what it was asked. */
+/** A stand-in for LocalStack's Lambda Invoke API (and CloudFormation's DescribeStacks), and what it was asked. */
 export interface LambdaEndpoint {
   readonly url: string;
   /** Each invocation's function name and event, in order. */
@@ -17,10 +17,12 @@ export interface LambdaEndpoint {
  * Answers `POST /2015-03-31/functions/<name>/invocations` as Lambda does for a synchronous invoke: the
  * function's result, or what it threw as `{errorType, errorMessage}` with `X-Amz-Function-Error: Unhandled`.
  * A function is a handler folder under `functions/` (its module imported and called here, in this process,
- * with this process's environment) or a handler given directly.
+ * with this process's environment) or a handler given directly. On the same URL, as LocalStack's edge,
+ * CloudFormation's DescribeStacks answers with `stacks`' outputs.
  */
 export async function startLambdaEndpoint(
   functions: Readonly<Record<string, string | MqHandler>>,
+  stacks: Readonly<Record<string, Readonly<Record<string, string>>>> = {},
 ): Promise<LambdaEndpoint> {
   const invocations: LambdaEndpoint['invocations'] = [];
   const load = async (f: string | MqHandler): Promise<MqHandler> =>
@@ -28,6 +30,12 @@ export async function startLambdaEndpoint(
       ? (await import(pathToFileURL(join(projectRoot, 'functions', f, 'handler.ts')).href)).handler
       : f;
   const server = createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/') {
+      const query = new URLSearchParams(await body(req));
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(describeStacks(query.get('StackName') ?? '', stacks[query.get('StackName') ?? '']));
+      return;
+    }
     const name = decodeURIComponent(
       req.url?.match(/^\/2015-03-31\/functions\/([^/]+)\/invocations/)?.[1] ?? '',
     );
@@ -63,6 +71,19 @@ export async function startLambdaEndpoint(
         server.close(() => resolve());
       }),
   };
+}
+
+/** CloudFormation's DescribeStacks answer (its Query protocol's XML) for one stack with these outputs. */
+function describeStacks(name: string, outputs: Readonly<Record<string, string>> = {}): string {
+  const members = Object.entries(outputs)
+    .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+    .join('');
+  return (
+    '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult>' +
+    `<Stacks><member><StackName>${name}</StackName><StackStatus>CREATE_COMPLETE</StackStatus>` +
+    `<CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${members}</Outputs></member></Stacks>` +
+    '</DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>'
+  );
 }
 
 async function body(req: IncomingMessage): Promise<string> {

@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
 import { encodeMessage, makeMessage } from '#contract/messages.ts';
-import { functionNames, invokeLoader } from '#local/lambda-invoke.ts';
+import { functionNames, invokeLoader, localStackLoader } from '#local/lambda-invoke.ts';
 import { type MqHandler, type Runner, startRunner } from '#local/runner.ts';
 import { credentialsFile } from '#local/state.ts';
 import { createLogger } from '#log/logger.ts';
-import type { MqEvent } from '#messaging/mq-event.ts';
+import { type MqEvent, mqEvent } from '#messaging/mq-event.ts';
 import { destinations } from '#routes/destinations.ts';
 import { type Route, routeFor } from '#routes/route-table.ts';
 import { closeEnvironment, tableNames } from '#runtime/env.ts';
@@ -52,7 +52,10 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
     for (const key of Object.keys(settings)) savedEnv[key] = process.env[key];
     Object.assign(process.env, settings);
     port = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
-    endpoint = await startLambdaEndpoint({ 'Local-StfGen': 'stf-gen', 'Local-PauseRun': failing });
+    endpoint = await startLambdaEndpoint(
+      { 'Local-StfGen': 'stf-gen', 'Local-PauseRun': failing, 'Local-Quiet': async () => ({ ok: 1 }) },
+      { SwfTestbedLocal: { [outputKeys.handlerFunction('start-run')]: 'Local-Quiet' }, Empty: {} },
+    );
     // As the LocalStack stack's outputs name them (lib/localstack-stack.ts).
     const outputs = {
       [outputKeys.handlerFunction('stf-gen')]: 'Local-StfGen',
@@ -154,5 +157,38 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
     // Assess
     expect(local).toEqual(['adjuster-worker']);
     expect(deployed).toEqual(['stf-gen']);
+  });
+
+  it("finds each handler's function among the LocalStack stack's outputs, at LocalStack's one URL", async () => {
+    // Prepare
+    const target = { url: endpoint.url, stackName: 'SwfTestbedLocal', region: 'us-east-1' };
+    const table = [route('start_run'), route('adjuster_worker')];
+    const local: string[] = [];
+    const load = await localStackLoader(target, table, async (r) => {
+      local.push(r.handler);
+      return async () => 'in process';
+    });
+
+    // Act
+    const [startRun, adjuster] = await Promise.all(table.map(load));
+    const results = [await startRun?.(mqEvent([])), await adjuster?.(mqEvent([]))];
+
+    // Assess
+    expect(results).toEqual([{ ok: 1 }, 'in process']);
+    expect(local).toEqual(['adjuster-worker']);
+    expect(endpoint.invocations.at(-1)?.functionName).toBe('Local-Quiet');
+  });
+
+  it('refuses a LocalStack stack without handler functions, naming the stack and how to deploy it', async () => {
+    // Prepare
+    const target = { url: endpoint.url, stackName: 'Empty', region: 'us-east-1' };
+
+    // Act
+    const loading = localStackLoader(target, [route('start_run')], async () => async () => {});
+
+    // Assess
+    await expect(loading).rejects.toThrow(
+      /stack Empty at http:\/\/127\.0\.0\.1:\d+ has no handler functions: deploy it/,
+    );
   });
 });
