@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { BrokerPort } from '#broker/port.ts';
 import { toEpochMicros } from '#contract/timestamps.ts';
-import { destinations } from '#routes/destinations.ts';
+import { type SliceQueue, sliceDestination } from '#routes/destinations.ts';
 import { dynamoClient, tableNames } from '#runtime/env.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
@@ -121,16 +121,20 @@ export async function prepareStfs(
 
 export type PreparedStfs = Awaited<ReturnType<typeof prepareStfs>>;
 
-/** Publishes every slice at once (bounded windows in flight), as stf_ready does for a burst of STFs. */
+/**
+ * Publishes every slice at once (bounded windows in flight), as stf_ready does for a burst of STFs, to the
+ * run's own queue unless told (StackRuns' transformers read there).
+ */
 export async function publishBurst(
   broker: BrokerPort,
   runId: string,
   namespace: string,
   prepared: PreparedStfs,
   l: Layout,
+  queue: SliceQueue = 'run',
 ): Promise<void> {
   const bodies = prepared.slices.map(({ stf, range }) => sliceMessage(runId, namespace, stf, range, l));
-  await publishAll(broker, bodies);
+  await publishAll(broker, bodies, sliceDestination(runId, queue));
 }
 
 /**
@@ -144,7 +148,9 @@ export async function publishPaced(
   prepared: PreparedStfs,
   l: Layout,
   perSecond: number,
+  queue: SliceQueue = 'run',
 ): Promise<void> {
+  const destination = sliceDestination(runId, queue);
   const t0 = performance.now();
   const all = prepared.slices;
   const inFlight: Promise<void>[] = [];
@@ -154,7 +160,7 @@ export async function publishPaced(
     for (; sent < due; sent++) {
       const { stf, range } = all[sent] as (typeof all)[number];
       const m = sliceMessage(runId, namespace, stf, range, l);
-      inFlight.push(broker.publish(destinations.slices, m.body, m.headers));
+      inFlight.push(broker.publish(destination, m.body, m.headers));
     }
     await sleep(5);
   }

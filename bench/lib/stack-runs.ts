@@ -2,11 +2,29 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerPort } from '#broker/port.ts';
 import { connectBroker } from '#broker/stomp-broker.ts';
+import type { SliceQueue } from '#routes/destinations.ts';
 import { readCredentials } from '#runtime/credentials.ts';
 import { type PreparedStfs, prepareStfs, Tables } from './pipeline.ts';
 import { layout, namespace } from './settings.ts';
 import type { BenchStack } from './stack.ts';
 import { startTransformers, type TransformerCommand, type TransformerProcess } from './transformers.ts';
+
+export interface RunOptions {
+  /** Where the run's slices are queued. @default 'run', as the testbed's own runs */
+  readonly queue?: SliceQueue;
+  /** @default 4 */
+  readonly transformers?: number;
+  /** @default the bench's namespace */
+  readonly namespace?: string;
+}
+
+/** A run of the bench's and the transformers serving it. */
+export interface RunTeam {
+  readonly runId: string;
+  readonly namespace: string;
+  readonly queue: SliceQueue;
+  readonly transformers: readonly TransformerProcess[];
+}
 
 /**
  * Measured runs on the bench's local stack. Each measured run is a run of its own, with its own 4
@@ -44,16 +62,32 @@ export class StackRuns {
     return this.measured;
   }
 
-  /** A new run id and 4 transformers for it, not measured (another run beside the measured one). */
-  otherRun(profileName: string): TransformerProcess[] {
-    return this.transformersOf(String(this.nextRun++), profileName);
+  /** A new run id and its transformers, not measured (another run beside the measured one). */
+  otherRun(profileName: string, o: RunOptions = {}): readonly TransformerProcess[] {
+    return this.team(profileName, o).transformers;
   }
 
-  /** A new run and its 4 transformers, the measured ones (`endRun` stops them). */
-  startRun(profileName: string): string {
+  /** A new run and its transformers, the measured ones (`endRun` stops them). */
+  startRun(profileName: string, o: RunOptions = {}): string {
+    const team = this.team(profileName, o);
+    this.measured = [...team.transformers];
+    return team.runId;
+  }
+
+  /** A new run id and its transformers, which the caller stops. */
+  team(profileName: string, o: RunOptions = {}): RunTeam {
     const runId = String(this.nextRun++);
-    this.measured = this.transformersOf(runId, profileName);
-    return runId;
+    const queue = o.queue ?? 'run';
+    const ns = o.namespace ?? namespace;
+    const transformers = startTransformers(o.transformers ?? 4, {
+      runId,
+      namespace: ns,
+      sliceQueue: queue,
+      env: this.stack.env,
+      command: this.command(profileName),
+      logFile: (i) => join(this.stack.stateDir, 'logs', `bench-${runId}-p${i}.log`),
+    });
+    return { runId, namespace: ns, queue, transformers };
   }
 
   async endRun(): Promise<void> {
@@ -73,15 +107,5 @@ export class StackRuns {
   async close(): Promise<void> {
     await this.endRun();
     await this.publisher.close();
-  }
-
-  private transformersOf(runId: string, profileName: string): TransformerProcess[] {
-    return startTransformers(4, {
-      runId,
-      namespace,
-      env: this.stack.env,
-      command: this.command(profileName),
-      logFile: (i) => join(this.stack.stateDir, 'logs', `bench-${runId}-p${i}.log`),
-    });
   }
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SliceQueue } from '#routes/destinations.ts';
 import { bundleTransformer, transformerEntry } from '../../functions/bundling.ts';
 import { testDir } from '../../test/support/temp.ts';
 
@@ -26,6 +27,8 @@ export interface TransformerOptions {
    * pilot image run it, or its sources under tsx with `--cpu-prof` to profile it.
    */
   readonly command: readonly string[];
+  /** Where the run's slices are queued. @default 'shared' */
+  readonly sliceQueue?: SliceQueue;
 }
 
 /** A pilot's transformer as its own process, as the local launcher starts it. */
@@ -42,6 +45,7 @@ export function startTransformerProcess(o: TransformerOptions): TransformerProce
       SLICE_PROCESSING_TIME: '0',
       HEARTBEAT_INTERVAL: '5',
       IDLE_TIMEOUT: '0',
+      SLICE_QUEUE: o.sliceQueue ?? 'shared',
     },
   });
   closeSync(log);

@@ -76,11 +76,13 @@ export function slicesOf(stfs: readonly WrittenStf[], l: Layout) {
   return stfs.flatMap((stf) => ranges.map((r) => ({ stf, range: r })));
 }
 
-/** Publishes already encoded slices to the slice queue, a bounded window at a time. */
-export async function publishAll(broker: BrokerPort, bodies: readonly EncodedMessage[]): Promise<void> {
+/** Publishes already encoded slices to a slice queue (the shared one unless told), a bounded window at a time. */
+export async function publishAll(
+  broker: BrokerPort,
+  bodies: readonly EncodedMessage[],
+  destination: string = destinations.slices,
+): Promise<void> {
   for (let i = 0; i < bodies.length; i += 1000) {
-    await Promise.all(
-      bodies.slice(i, i + 1000).map((m) => broker.publish(destinations.slices, m.body, m.headers)),
-    );
+    await Promise.all(bodies.slice(i, i + 1000).map((m) => broker.publish(destination, m.body, m.headers)));
   }
 }
