@@ -39,6 +39,12 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
   const failing: MqHandler = async () => {
     throw new Error('the function crashed');
   };
+  // Throttled once, as DynamoDB in LocalStack may be, then fine.
+  let throttled = 0;
+  const flaky: MqHandler = async () => {
+    if (throttled++ > 0) return;
+    throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+  };
   // The stand-in runs the handler modules in this process, which read process.env: set it for this file only.
   const savedEnv: Record<string, string | undefined> = {};
 
@@ -53,15 +59,21 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
     Object.assign(process.env, settings);
     port = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
     endpoint = await startLambdaEndpoint(
-      { 'Local-StfGen': 'stf-gen', 'Local-PauseRun': failing, 'Local-Quiet': async () => ({ ok: 1 }) },
+      {
+        'Local-StfGen': 'stf-gen',
+        'Local-PauseRun': failing,
+        'Local-Quiet': async () => ({ ok: 1 }),
+        'Local-Flaky': flaky,
+      },
       { SwfTestbedLocal: { [outputKeys.handlerFunction('start-run')]: 'Local-Quiet' }, Empty: {} },
     );
     // As the LocalStack stack's outputs name them (lib/localstack-stack.ts).
     const outputs = {
       [outputKeys.handlerFunction('stf-gen')]: 'Local-StfGen',
       [outputKeys.handlerFunction('pause-run')]: 'Local-PauseRun',
+      [outputKeys.handlerFunction('resume-run')]: 'Local-Flaky',
     };
-    const table = [route('stf_gen'), route('pause_run'), route('adjuster_worker')];
+    const table = [route('stf_gen'), route('pause_run'), route('resume_run'), route('adjuster_worker')];
     const lambda = new LambdaClient({
       endpoint: endpoint.url,
       region: 'us-east-1',
@@ -80,7 +92,7 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
         },
       }),
       maximumRedeliveries: 1,
-      retry: { redeliveryDelayMs: 50 },
+      retry: { redeliveryDelayMs: 50, backoffInitialMs: 50 },
       log: createLogger({}, () => {}),
     });
   }, 120_000);
@@ -140,6 +152,22 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
     expect(redelivered).toEqual([false, true]);
     expect(parked?.body).toBe(sent.body);
     expect(parked?.headers.dlq_reason).toBe('pause_run handler failed 2 times, last: the function crashed');
+  });
+
+  it("waits out a function's transient failure (its error type kept) without spending a redelivery", async () => {
+    // Prepare
+    const sent = encodeMessage(makeMessage('resume_run', freshRun(), {}));
+    const calls = () => endpoint.invocations.filter((i) => i.functionName === 'Local-Flaky');
+    const parkedBefore = runner.stats.parked;
+
+    // Act
+    await port.publish(destinations.epic, sent.body, sent.headers);
+    await eventually('the second invocation', () => calls().length >= 2 || undefined);
+
+    // Assess
+    expect(calls()).toHaveLength(2);
+    expect(runner.stats.transientFailures).toBe(1);
+    expect(runner.stats.parked).toBe(parkedBefore);
   });
 
   it('handles in process the queue whose handler has no function (the worker adjuster, which starts local pilots)', () => {
