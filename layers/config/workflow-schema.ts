@@ -26,6 +26,12 @@ const commandLine = () =>
     .default('')
     .describe('a command line: a string whose quotes and backslashes are balanced');
 
+/**
+ * The most pilots one run may ask for: the workflow loader refuses a larger target_worker_count and the worker
+ * adjuster parks a larger adjuster_worker, so a typo cannot start hundreds of Fargate tasks.
+ */
+export const MAX_WORKERS_PER_RUN = 64;
+
 // Defaults mirror the shipped TOML: a section present in a workflow replaces the included one whole,
 // so the keys it leaves out fall back to these.
 export const schemas = {
@@ -54,7 +60,12 @@ export const schemas = {
     stf_count: nonNegativeInt(10),
   }),
   prompt_processing: z.looseObject({
-    target_worker_count: nonNegativeInt(2),
+    target_worker_count: z
+      .int()
+      .nonnegative()
+      .max(MAX_WORKERS_PER_RUN)
+      .default(2)
+      .describe(`an integer from 0 to ${MAX_WORKERS_PER_RUN}, the ceiling of pilots per run`),
     num_cores_per_worker: positiveInt(1),
     num_ram_per_core: nonNegative(2000.0),
     slices_per_stf: positiveInt(5),

@@ -1,9 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { MAX_WORKERS_PER_RUN } from '#config/workflow-schema.ts';
 import { text } from '#contract/fields.ts';
 import type { Message } from '#contract/messages.ts';
 import { integerOf } from '#contract/numbers.ts';
 import { documents } from '#tables/documents.ts';
 import { isTaskOver } from './completion.ts';
+import { refuse } from './deps.ts';
 import { describeExit, type PilotLauncher, pilotStatus } from './pilot-launcher-port.ts';
 import { isLiveState, type PilotRecord, type PilotTableDeps, queryPilots } from './pilot-records.ts';
 import { transformerEnv } from './pilot-settings.ts';
@@ -11,6 +13,8 @@ import { markEnded, markLost, pilotIdFor, startInSlot } from './pilot-slots.ts';
 
 export interface PilotDeps extends PilotTableDeps {
   readonly launcher: PilotLauncher;
+  /** The most pilots one run may have; an adjuster_worker asking for more is parked. @default MAX_WORKERS_PER_RUN */
+  readonly maxWorkersPerRun?: number;
 }
 
 export interface AdjustOutcome {
@@ -29,14 +33,28 @@ export interface AdjustOutcome {
  * duplicate adjuster_worker starts nothing, and at most MAX_PILOT_ATTEMPTS times. Pilots above N are stopped,
  * or marked lost if already gone.
  * A run whose task is closed gets no new pilots: a late or reordered adjuster_worker then only stops.
+ * A request above the ceiling of pilots per run is parked with the reason and changes nothing, before the
+ * latest is chosen, so the run ends as if it had come in a batch of its own.
  */
 export async function adjustWorkers(
   messages: Message<'adjuster_worker'>[],
   deps: PilotDeps,
 ): Promise<AdjustOutcome[]> {
+  const ceiling = deps.maxWorkersPerRun ?? MAX_WORKERS_PER_RUN;
+  const allowed: Message<'adjuster_worker'>[] = [];
+  for (const m of messages) {
+    if (m.content.num_workers <= ceiling) allowed.push(m);
+    else
+      await refuse(
+        deps,
+        m,
+        `adjuster_worker asks for ${m.content.num_workers} pilots for run ${m.run_id}, above the ceiling of ` +
+          `${ceiling} pilots per run: nothing started or stopped`,
+      );
+  }
   // Several requests for one run in a batch: the last one sent is what the transceiver wants now.
   const latest = new Map<string, Message<'adjuster_worker'>>();
-  for (const m of messages) {
+  for (const m of allowed) {
     const seen = latest.get(m.run_id);
     if (!seen || seen.created_at <= m.created_at) latest.set(m.run_id, m);
   }
