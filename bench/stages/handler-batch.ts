@@ -35,6 +35,8 @@ export interface HandlerBatchRow {
   readonly ms_per_batch: number;
   /** DynamoDB item writes of a batch (PutItem, UpdateItem, DeleteItem, each item of a BatchWriteItem) ÷ its messages. */
   readonly dynamodb_writes_per_message: number;
+  /** DynamoDB item reads of a batch (GetItem, each key of a BatchGetItem, each Query) ÷ its messages. */
+  readonly dynamodb_reads_per_message: number;
 }
 
 export interface HandlerBatchResult {
@@ -50,32 +52,45 @@ const MEASURED = Math.max(REPS, 5);
 
 type Handler = (event: MqEvent) => Promise<unknown>;
 
-/** Counts the item writes that reach DynamoDB, by operation, from the requests the SDK sends. */
-function countWrites(): {
+interface Requests {
+  /** Item writes: PutItem, UpdateItem, DeleteItem, each item of a BatchWriteItem. */
+  readonly writes: number;
+  /** Item reads: GetItem, each key of a BatchGetItem, each Query (one page). */
+  readonly reads: number;
+}
+
+/** Counts the item writes and reads that reach DynamoDB, from the requests the SDK sends. */
+function countRequests(): {
   readonly middleware: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes>;
-  take(): number;
+  take(): Requests;
 } {
   let writes = 0;
+  let reads = 0;
+  const items = (body: unknown, field: 'RequestItems') => {
+    const text = body instanceof Uint8Array ? Buffer.from(body).toString() : body;
+    if (typeof text !== 'string') throw new Error('handler-batch: a batch request without a text body');
+    return Object.values(JSON.parse(text)[field] as Record<string, unknown[] | { Keys: unknown[] }>);
+  };
   const middleware: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> =
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown };
-      const operation = request.headers?.['x-amz-target']?.split('.')[1];
-      if (operation === 'PutItem' || operation === 'UpdateItem' || operation === 'DeleteItem') writes++;
-      const body = request.body instanceof Uint8Array ? Buffer.from(request.body).toString() : request.body;
-      if (operation === 'BatchWriteItem') {
-        if (typeof body !== 'string')
-          throw new Error('handler-batch: a BatchWriteItem request without a text body');
-        const items = JSON.parse(body).RequestItems as Record<string, unknown[]>;
-        for (const requests of Object.values(items)) writes += requests.length;
-      }
+      const operation = request.headers?.['x-amz-target']?.split('.')[1] ?? '';
+      if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(operation)) writes++;
+      if (['GetItem', 'Query'].includes(operation)) reads++;
+      if (operation === 'BatchWriteItem')
+        for (const requests of items(request.body, 'RequestItems')) writes += (requests as unknown[]).length;
+      if (operation === 'BatchGetItem')
+        for (const table of items(request.body, 'RequestItems'))
+          reads += (table as { Keys: unknown[] }).Keys.length;
       return next(args);
     };
   return {
     middleware,
     take() {
-      const n = writes;
+      const counted = { writes, reads };
       writes = 0;
-      return n;
+      reads = 0;
+      return counted;
     },
   };
 }
@@ -173,9 +188,8 @@ function resultFor(slice: ReceivedMessage, pilot: string): Message<'slice_result
   );
 }
 
-interface Timed {
+interface Timed extends Requests {
   readonly ms: number;
-  readonly writes: number;
 }
 
 /**
@@ -185,17 +199,17 @@ interface Timed {
 async function oneRun(
   runId: string,
   listener: BrokerPort,
-  writes: ReturnType<typeof countWrites>,
+  requests: ReturnType<typeof countRequests>,
 ): Promise<Record<string, Timed[]>> {
   // A batch failing for a transient reason (on a loaded machine, a connection to dynalite not made within
   // the client's 3 s) is redone, as the poller redoes it (handlers are idempotent); the redo is the one timed.
   const timed = async (handler: Handler, batch: readonly ReceivedMessage[]): Promise<Timed> => {
     for (let attempt = 1; ; attempt++) {
-      writes.take();
+      requests.take();
       const t0 = performance.now();
       try {
         await handler(eventOf(batch));
-        return { ms: performance.now() - t0, writes: writes.take() };
+        return { ms: performance.now() - t0, ...requests.take() };
       } catch (error) {
         if (!isTransient(error) || attempt === 5) throw error;
         say(`a batch failed for a transient reason, redone: ${(error as Error).message.slice(0, 120)}`);
@@ -251,14 +265,14 @@ export async function handlerBatchStage(): Promise<HandlerBatchResult> {
   });
   const listener = await connectBroker({ url: broker.url, ...broker.credentials, log: () => {} });
   try {
-    const writes = countWrites();
-    (await environment()).db.middlewareStack.add(writes.middleware, {
+    const requests = countRequests();
+    (await environment()).db.middlewareStack.add(requests.middleware, {
       step: 'finalizeRequest',
-      name: 'benchCountWrites',
+      name: 'benchCountRequests',
     });
     const byHandler: Record<string, Timed[]> = {};
     for (let run = 0; run <= MEASURED; run++) {
-      const batches = await oneRun(`${Date.now()}${run}`, listener, writes);
+      const batches = await oneRun(`${Date.now()}${run}`, listener, requests);
       if (run === 0) continue; // the warm-up: connections, JIT, dynalite's first pages
       for (const [handler, timed] of Object.entries(batches))
         byHandler[handler] = [...(byHandler[handler] ?? []), ...timed];
@@ -271,12 +285,13 @@ export async function handlerBatchStage(): Promise<HandlerBatchResult> {
         batch_size: BATCH,
         ms_per_batch: Math.round(median(timed.map((t) => t.ms)) * 10) / 10,
         dynamodb_writes_per_message: median(timed.map((t) => t.writes)) / BATCH,
+        dynamodb_reads_per_message: median(timed.map((t) => t.reads)) / BATCH,
       };
     });
     const figures = names.map((handler, i) =>
       figure({
         id: `8${String.fromCharCode(97 + i)}`,
-        figure: `${handler} handler, batch of ${BATCH} (dynalite; ${handlerBatch[i]?.dynamodb_writes_per_message} DynamoDB writes/message)`,
+        figure: `${handler} handler, batch of ${BATCH} (dynalite; ${handlerBatch[i]?.dynamodb_writes_per_message} DynamoDB writes, ${handlerBatch[i]?.dynamodb_reads_per_message} reads/message)`,
         unit: 'ms',
         runs: (byHandler[handler] ?? []).map((t) => Math.round(t.ms * 10) / 10),
       }),
