@@ -2,7 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Role } from 'aws-cdk-lib/aws-iam';
 import type { Construct, Node } from 'constructs';
 import { amazonMqConfiguration } from '#routes/broker-config.ts';
-import { type ResultQueues, resultQueueCounts, routeTable } from '#routes/route-table.ts';
+import { RESULT_QUEUES_ENV, type ResultQueues, resultQueueCounts, routeTable } from '#routes/route-table.ts';
 import { type TableName, tables as tableDefinitions } from '#tables/definitions.ts';
 import { Broker, type DeploymentMode, deploymentModes } from './broker.ts';
 import { Handlers } from './handlers.ts';
@@ -156,6 +156,9 @@ export class TestbedStack extends Stack {
       tables: this.tables,
       pilots: this.pilots,
     });
+    // Its replay of parked messages lists the dead-letter queues of the route table it loads: the spread one.
+    if (props.resultQueues)
+      this.pilotWatchdog.function.addEnvironment(RESULT_QUEUES_ENV, String(props.resultQueues));
     this.monitor = new MonitorApi(this, 'Monitor', {
       tables: this.tables.byName,
       logGroups: [

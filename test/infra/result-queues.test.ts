@@ -59,6 +59,13 @@ describe('Stack: slice_result spread over 5 queues (resultQueues 5)', () => {
     }
   });
 
+  it('tells the pilot watchdog, which replays parked messages, the count, so it lists every queue’s dead letters', () => {
+    // Act
+    const fn = s.template.toJSON().Resources[logicalIdOf(s.stack.pilotWatchdog.function)];
+    // Assess
+    expect(fn.Properties.Environment.Variables.TESTBED_RESULT_QUEUES).toBe('5');
+  });
+
   it('keeps one mapping for each other handler', () => {
     // Act
     const mappings = mappingsOf(s, 'stf-ready');
