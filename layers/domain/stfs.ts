@@ -28,27 +28,41 @@ type StfMessage = Message<'stf_gen' | 'stf_ready'>;
 
 /** stf_gen: registers each STF and announces it with stf_ready (again on redelivery, unless it is done). */
 export async function registerStfs(messages: Message<'stf_gen'>[], deps: DomainDeps): Promise<void> {
-  await eachUsable(messages, deps, registerStf);
+  const sequences: [Message<'stf_gen'>, number][] = [];
+  await eachUsable(messages, deps, async (msg) => {
+    sequences.push([msg, await stfSequence(deps, msg.run_id, msg.content.filename, msg.content.sequence)]);
+  });
+  // Every registration writes the run item, one hot item: once per run and batch, not once per STF (a
+  // fast run's registrations queued behind each other there). Before the STFs are marked registered, so
+  // that stf_ready may take a registered STF as counted on its run.
+  const byRun = new Map<string, { first: Message<'stf_gen'>; sequences: Set<number> }>();
+  for (const [msg, sequence] of sequences) {
+    const run = byRun.get(msg.run_id) ?? { first: msg, sequences: new Set<number>() };
+    byRun.set(msg.run_id, run);
+    run.sequences.add(sequence);
+  }
+  await settleAll(
+    [...byRun].map(([runId, { first, sequences: registered }]) =>
+      updateRun(deps, runId, {
+        add: { registered_stfs: registered },
+        keep: { namespace: first.namespace, execution_id: executionId(first) },
+      }),
+    ),
+  );
+  await settleAll(sequences.map(([msg, sequence]) => registerStf(msg, sequence, deps)));
 }
 
-async function registerStf(msg: Message<'stf_gen'>, deps: DomainDeps): Promise<void> {
+async function registerStf(msg: Message<'stf_gen'>, sequence: number, deps: DomainDeps): Promise<void> {
   const c = msg.content;
   const runId = msg.run_id;
-  const sequence = await stfSequence(deps, runId, c.filename, c.sequence);
   const description = describe(msg);
-  const [stf] = await Promise.all([
-    updateStf(
-      deps,
-      runId,
-      c.filename,
-      { set: description, keep: { sequence, registered_at: now(deps) } },
-      'ALL_NEW',
-    ),
-    updateRun(deps, runId, {
-      add: { registered_stfs: new Set([sequence]) },
-      keep: { namespace: msg.namespace, execution_id: executionId(msg) },
-    }),
-  ]);
+  const stf = await updateStf(
+    deps,
+    runId,
+    c.filename,
+    { set: description, keep: { sequence, registered_at: now(deps) } },
+    'ALL_NEW',
+  );
   if (stf?.completed === true) {
     deps.log.info('stf_gen for an STF already processed: not announced again', { run_id: runId, sequence });
     return;
@@ -104,10 +118,12 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
     const reason = `stf_ready: ${stf.tf_count} TFs cannot make the ${sliceCount} slices recorded for ${c.filename}`;
     return refuse(deps, msg, reason);
   }
-  await updateRun(deps, runId, {
-    add: { registered_stfs: new Set([sequence]) },
-    keep: { namespace: msg.namespace, execution_id: executionId(msg) },
-  });
+  // An STF stf_gen registered is counted on its run already.
+  if (stf.registered_at === undefined)
+    await updateRun(deps, runId, {
+      add: { registered_stfs: new Set([sequence]) },
+      keep: { namespace: msg.namespace, execution_id: executionId(msg) },
+    });
   // Results may have come first (an upstream stf_ready, or a replay): then this completes the STF.
   if ((stf.done_slices?.size ?? 0) >= sliceCount) {
     await completeStf(deps, runId, c.filename, sequence, stf.completed === true);
