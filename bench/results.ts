@@ -4,6 +4,7 @@ import type { Figure } from './lib/figures.ts';
 import type { Machine } from './lib/machine.ts';
 import type { Layout } from './lib/workload.ts';
 import type { DelayRow } from './stages/delays.ts';
+import type { FastRun } from './stages/fast-run.ts';
 import type { FirstResult } from './stages/first-result.ts';
 import type { HandlerBatchRow } from './stages/handler-batch.ts';
 
@@ -26,6 +27,8 @@ export interface BenchResults {
   readonly cpuPerSlice_besideAnotherRun_us: CpuPerSlice;
   readonly delays: readonly DelayRow[];
   readonly firstResult: readonly FirstResult[];
+  /** 7a, 7b: a 1,000-STF `--no-realtime` run and the pipeline's own time for its slices. */
+  readonly fastRun: FastRun;
   /** 8a..8d: each stream handler's time per batch of 100 (dynalite) and its DynamoDB writes per message. */
   readonly handlerBatch: readonly HandlerBatchRow[];
 }

@@ -20,6 +20,7 @@ import { delaysPlot, figureTable, machineLine, profileReport, updateReadme } fro
 import type { BenchResults } from './results.ts';
 import { bundlesStage } from './stages/bundles.ts';
 import { type DelaysResult, delaysStage } from './stages/delays.ts';
+import { type FastRunResult, fastRunStage } from './stages/fast-run.ts';
 import { type FirstResultResult, firstResultStage } from './stages/first-result.ts';
 import { handlerBatchStage } from './stages/handler-batch.ts';
 import { type PipelineResult, pipelineStage } from './stages/pipeline.ts';
@@ -74,20 +75,23 @@ interface OnTheStack {
   readonly pipeline?: PipelineResult;
   readonly delays?: DelaysResult;
   readonly first?: FirstResultResult;
+  readonly fast?: FastRunResult;
 }
 const stacked = await onTheStack();
 async function onTheStack(): Promise<OnTheStack> {
-  if (!runs('stack-up', 'pipeline', 'delays', 'first-result')) return {};
+  if (!runs('stack-up', 'pipeline', 'delays', 'first-result', 'fast-run')) return {};
   const up = await stackUpStage(profileDir);
   const runnerPid = up.stack.pids().runner;
   try {
-    if (!runs('pipeline', 'delays', 'first-result')) return { up, runnerPid };
+    if (!runs('pipeline', 'delays', 'first-result', 'fast-run')) return { up, runnerPid };
     const session = await StackRuns.open(up.stack, await transformers());
     try {
       const pipeline = runs('pipeline') ? await pipelineStage(session, bare.raw?.prefetch1) : undefined;
       const delays = runs('delays') ? await delaysStage(session) : undefined;
       const first = runs('first-result') ? await firstResultStage(up.stack, session.publisher) : undefined;
-      return { up, runnerPid, pipeline, delays, first };
+      const sustained = pipeline?.figures.find((f) => f.id === '3a')?.median;
+      const fast = runs('fast-run') ? await fastRunStage(up.stack, session, sustained) : undefined;
+      return { up, runnerPid, pipeline, delays, first, fast };
     } finally {
       await session.close();
     }
@@ -99,7 +103,7 @@ async function onTheStack(): Promise<OnTheStack> {
 // --- the report ----------------------------------------------------------------------------------------
 
 const { raw, alone } = bare;
-const { up, pipeline, delays, first } = stacked;
+const { up, pipeline, delays, first, fast } = stacked;
 const figures = [
   ...(raw?.figures ?? []),
   ...(alone?.figures ?? []),
@@ -108,6 +112,7 @@ const figures = [
   ...(delays?.figures ?? []),
   ...(pipeline ? [pipeline.memory] : []),
   ...(first?.figures ?? []),
+  ...(fast?.figures ?? []),
   ...(bundles ? [bundles.largest] : []),
   ...(handlerBatch?.figures ?? []),
 ];
@@ -122,7 +127,7 @@ if (profileDir) {
   say(`done in ${durationS} s: bench/profile.md (results not saved: profiled processes run slower)`);
   process.exit(0);
 }
-if (!(bundles && handlerBatch && raw && alone && up && pipeline && delays && first)) {
+if (!(bundles && handlerBatch && raw && alone && up && pipeline && delays && first && fast)) {
   say(`done in ${durationS} s: stages ${[...(only ?? [])].join(', ')} only (results not saved)`);
   process.exit(0);
 }
@@ -141,6 +146,7 @@ const results: BenchResults = {
   cpuPerSlice_besideAnotherRun_us: pipeline.cpuPerSliceBesideAnotherRun,
   delays: delays.delays,
   firstResult: first.firstResult,
+  fastRun: fast.fastRun,
   handlerBatch: handlerBatch.handlerBatch,
 };
 writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
