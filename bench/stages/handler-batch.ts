@@ -15,7 +15,6 @@ import { type MqEvent, mqEvent, toMqMessage } from '#messaging/mq-event.ts';
 import { destinations } from '#routes/destinations.ts';
 import { handlerQueue, routeFor } from '#routes/route-table.ts';
 import { closeEnvironment, environment } from '#runtime/env.ts';
-import { stfFileName } from '#stf/format.ts';
 import { handler as runImminent } from '../../functions/run-imminent/handler.ts';
 import { handler as sliceResult } from '../../functions/slice-result/handler.ts';
 import { handler as stfGen } from '../../functions/stf-gen/handler.ts';
@@ -23,6 +22,7 @@ import { handler as stfReady } from '../../functions/stf-ready/handler.ts';
 import { handler as transformerHeartbeat } from '../../functions/transformer-heartbeat/handler.ts';
 import { startTestBroker } from '../../test/support/broker.ts';
 import { type Capture, capture } from '../../test/support/capture.ts';
+import { daqRunMessages } from '../../test/support/daq-messages.ts';
 import { testDir } from '../../test/support/temp.ts';
 import { type Figure, figure } from '../lib/figures.ts';
 import { layout, REPS, say } from '../lib/settings.ts';
@@ -120,48 +120,8 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /** The STF messages of one run of `stfs` STFs, as the DAQ simulator sends them. */
-function runMessages(runId: string, stfs: number) {
-  const opts = { namespace: 'bench-hb', sender: 'daq_simulator-bench' };
-  const execution_id = `prompt_processing-bench-${runId}`;
-  const imminent = makeMessage(
-    'run_imminent',
-    runId,
-    {
-      execution_id,
-      workflow: 'prompt_processing',
-      dataset: `swf.${runId}.run`,
-      num_workers: 2,
-      num_cores_per_worker: 1,
-      num_ram_per_core: 2000,
-      slices_per_stf: layout.slicesPerStf,
-      tfs_per_stf: layout.tfsPerStf,
-      slice_processing_time: 0,
-      heartbeat_interval: 5,
-    },
-    opts,
-  );
-  const stfGens = Array.from({ length: stfs }, (_, i) => {
-    const filename = stfFileName(runId, i + 1);
-    return makeMessage(
-      'stf_gen',
-      runId,
-      {
-        execution_id,
-        filename,
-        sequence: i + 1,
-        size: layout.stfBytes,
-        checksum: 'ad:0a1b2c3d',
-        state: 'run',
-        substate: 'physics',
-        tf_count: layout.tfsPerStf,
-        slices_per_stf: layout.slicesPerStf,
-        url: `/tmp/stfs/${filename}`,
-      },
-      opts,
-    );
-  });
-  return { imminent, stfGens };
-}
+const runMessages = (runId: string, stfs: number) =>
+  daqRunMessages(runId, stfs, { namespace: 'bench-hb', sender: 'daq_simulator-bench', ...layout });
 
 /** A transformer's result for a slice it was sent. */
 function resultFor(slice: ReceivedMessage, pilot: string): Message<'slice_result'> {

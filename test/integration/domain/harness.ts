@@ -8,11 +8,11 @@ import { registerStfs, sliceStfs } from '#domain/stfs.ts';
 import { createLogger } from '#log/logger.ts';
 import { destinations } from '#routes/destinations.ts';
 import { tableNames } from '#runtime/env.ts';
-import { stfFileName } from '#stf/format.ts';
 import type { TableName } from '#tables/definitions.ts';
 import { documents } from '#tables/documents.ts';
 import { startTestBroker, type TestBroker } from '../../support/broker.ts';
 import { type Capture, capture } from '../../support/capture.ts';
+import { daqRunMessages } from '../../support/daq-messages.ts';
 import { startTestDynamo, type TestDynamo } from '../../support/dynamo.ts';
 
 export const NAMESPACE = 'test-ns';
@@ -111,54 +111,15 @@ export function tick(): string {
 }
 
 /** The DAQ simulator's messages for a run of `stfs` STFs. */
-export function daqMessages(runId: string, stfs: number) {
-  const opts = () => ({ namespace: NAMESPACE, sender: 'daq_simulator-test', createdAt: tick() });
-  const execution_id = `prompt_processing-test-${runId}`;
-  const imminent = makeMessage(
-    'run_imminent',
-    runId,
-    {
-      execution_id,
-      workflow: 'prompt_processing',
-      dataset: `swf.${runId}.run`,
-      state: 'beam',
-      substate: 'not_ready',
-      num_workers: 2,
-      num_cores_per_worker: 1,
-      num_ram_per_core: 2000,
-      slices_per_stf: SLICES_PER_STF,
-      tfs_per_stf: TF_COUNT,
-      slice_processing_time: 0,
-      heartbeat_interval: 5,
-      transformer_idle_timeout: 60,
-    },
-    opts(),
-  );
-  const start = makeMessage('start_run', runId, { execution_id, state: 'run', substate: 'physics' }, opts());
-  const stfGens = Array.from({ length: stfs }, (_, i) =>
-    makeMessage(
-      'stf_gen',
-      runId,
-      {
-        execution_id,
-        filename: stfFileName(runId, i + 1),
-        sequence: i + 1,
-        size: 4096,
-        checksum: 'ad:0a1b2c3d',
-        start: `2026072014030${i}000000`,
-        end: `2026072014030${i}900000`,
-        state: 'run',
-        substate: 'physics',
-        tf_count: TF_COUNT,
-        slices_per_stf: SLICES_PER_STF,
-        url: `/tmp/stfs/${stfFileName(runId, i + 1)}`,
-      },
-      opts(),
-    ),
-  );
-  const end = makeMessage('end_run', runId, { execution_id, total_stf_files: stfs }, opts());
-  return { imminent, start, stfGens, end };
-}
+export const daqMessages = (runId: string, stfs: number) =>
+  daqRunMessages(runId, stfs, {
+    namespace: NAMESPACE,
+    sender: 'daq_simulator-test',
+    slicesPerStf: SLICES_PER_STF,
+    tfsPerStf: TF_COUNT,
+    stfBytes: 4096,
+    createdAt: tick,
+  });
 
 /** A transformer's result for a slice, as the pilot sends it. */
 export function resultFor(slice: Message<'slice'>, pilot = 'pilot-1', state: 'done' | 'failed' = 'done') {
