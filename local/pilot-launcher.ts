@@ -50,6 +50,22 @@ export function readPilotExit(file: string): PilotExit | undefined {
   }
 }
 
+/**
+ * What a pilot needs beyond the stack's environment to read STFs in LocalStack mode (TESTBED_LOCALSTACK_URL
+ * set): the DAQ simulator there announces `s3://` URLs of LocalStack's S3, so the pilot's S3 client goes to
+ * LocalStack (unless AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL already name an endpoint) with LocalStack's
+ * `test` credentials when none are set. Nothing otherwise: embedded pilots read local files.
+ */
+export function localStackPilotEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const url = env.TESTBED_LOCALSTACK_URL;
+  if (!url) return {};
+  return {
+    ...(!env.AWS_ENDPOINT_URL_S3 && !env.AWS_ENDPOINT_URL && { AWS_ENDPOINT_URL_S3: url }),
+    ...(!env.AWS_ACCESS_KEY_ID &&
+      !env.AWS_PROFILE && { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }),
+  };
+}
+
 export interface LocalPilotLauncherOptions {
   /** The local stack's state folder (TESTBED_STATE_DIR). */
   readonly stateDir: string;
@@ -60,6 +76,7 @@ export interface LocalPilotLauncherOptions {
 /** Pilots as detached child processes of whoever launches them (the local runner), outliving it. */
 export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher {
   const bundle = pilotBundle(o.stateDir);
+  const inherited = o.env ?? process.env;
   const running = (pilotId: string): number | undefined => {
     const pid = readPid(pilotDaemon(o.stateDir, pilotId));
     return pid !== undefined && runs(pid, bundle) ? pid : undefined;
@@ -82,7 +99,8 @@ export function localPilotLauncher(o: LocalPilotLauncherOptions): PilotLauncher 
       const child = startDaemon(d, process.execPath, [bundle], {
         // Payload outputs beside the stack's other files, unless the environment names a place of its own.
         PAYLOAD_OUTPUT_DIR: payloadOutputDir(o.stateDir),
-        ...(o.env ?? process.env),
+        ...inherited,
+        ...localStackPilotEnvironment(inherited),
         TESTBED_STATE_DIR: o.stateDir,
         RUN_ID: spec.runId,
         PILOT_ID: spec.pilotId,

@@ -9,7 +9,17 @@ type S3Api = Pick<S3Client, 'send'>;
 // Loaded on first use: most processes (a local run, its pilots) never touch S3, and the client costs
 // ~60 ms to load and ~20 MB of memory.
 const s3Sdk = () => import('@aws-sdk/client-s3');
-const newClient = (): Promise<S3Api> => s3Sdk().then(({ S3Client }) => new S3Client({}));
+const newClient = (): Promise<S3Api> =>
+  s3Sdk().then(({ S3Client }) => new S3Client(s3ClientConfig(process.env)));
+
+/**
+ * The S3 client's settings beyond what the SDK reads from the environment itself (region, credentials,
+ * AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL): with an endpoint set (LocalStack, an S3-compatible server) keys
+ * go in the path, since such servers do not answer for `<bucket>.<host>` names.
+ */
+export function s3ClientConfig(env: NodeJS.ProcessEnv): { forcePathStyle?: true } {
+  return env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL ? { forcePathStyle: true } : {};
+}
 
 /** `s3://bucket/key` -> its parts; undefined for anything else. */
 export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
