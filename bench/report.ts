@@ -32,7 +32,9 @@ function detailTables(r: BenchResults): string[] {
     ['1 transformer, bare broker', r.cpuPerSlice_1transformers_us],
     ['4 transformers, bare broker', r.cpuPerSlice_4transformers_us],
     ['pipeline', r.cpuPerSlice_pipeline_us],
-    ['pipeline beside another run', r.cpuPerSlice_besideAnotherRun_us],
+    ['pipeline beside another run (each on its own slice queue)', r.cpuPerSlice_besideAnotherRun_us],
+    ['pipeline beside another run (shared slice queue)', r.cpuPerSlice_besideAnotherRunShared_us],
+    ...Object.entries(r.cpuPerSlice_concurrentRuns_us),
   ];
   const percentiles = (p: DelayRow['queueWaitMs']) => [p.p50, p.p95, p.p99].map(rounded).join(' / ');
   return [
@@ -43,6 +45,16 @@ function detailTables(r: BenchResults): string[] {
     `| CPU per slice, µs (medians) | ${columns.join(' | ')} |`,
     `|---|${columns.map(() => '---:').join('|')}|`,
     ...cpuRows.map(([label, row]) => `| ${label} | ${columns.map((c) => row[c] ?? '').join(' | ')} |`),
+    '',
+    '| runs at once | slice queue | aggregate slices/s | ÷ one alone | broker CPU µs/slice | worst run delay p99 (ms) |',
+    '|---:|---|---:|---:|---:|---:|',
+    ...[
+      ...r.concurrent_runs.map((c) => ['own', c] as const),
+      ...r.concurrent_runs_shared.map((c) => ['shared', c] as const),
+    ].map(
+      ([queue, c]) =>
+        `| ${c.runs} | ${queue} | ${rounded(c.aggregate_slices_per_s)} | ${c.ratio_to_alone} | ${c.broker_cpu_us_per_slice} | ${rounded(c.worst_run_delay_p99_ms)} |`,
+    ),
     '',
     '| offered load (slices/s) | queue wait p50 / p95 / p99 (ms) | recording p50 / p95 / p99 (ms) |',
     '|---:|---|---|',

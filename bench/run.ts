@@ -19,6 +19,7 @@ import { type TransformerCommand, transformerCommand } from './lib/transformers.
 import { delaysPlot, figureTable, machineLine, profileReport, updateReadme } from './report.ts';
 import type { BenchResults } from './results.ts';
 import { bundlesStage } from './stages/bundles.ts';
+import { type ConcurrencyResult, concurrencyStage } from './stages/concurrency.ts';
 import { type DelaysResult, delaysStage } from './stages/delays.ts';
 import { type FastRunResult, fastRunStage } from './stages/fast-run.ts';
 import { type FirstResultResult, firstResultStage } from './stages/first-result.ts';
@@ -76,14 +77,15 @@ interface OnTheStack {
   readonly delays?: DelaysResult;
   readonly first?: FirstResultResult;
   readonly fast?: FastRunResult;
+  readonly concurrency?: ConcurrencyResult;
 }
 const stacked = await onTheStack();
 async function onTheStack(): Promise<OnTheStack> {
-  if (!runs('stack-up', 'pipeline', 'delays', 'first-result', 'fast-run')) return {};
+  if (!runs('stack-up', 'pipeline', 'delays', 'first-result', 'fast-run', 'concurrency')) return {};
   const up = await stackUpStage(profileDir);
   const runnerPid = up.stack.pids().runner;
   try {
-    if (!runs('pipeline', 'delays', 'first-result', 'fast-run')) return { up, runnerPid };
+    if (!runs('pipeline', 'delays', 'first-result', 'fast-run', 'concurrency')) return { up, runnerPid };
     const session = await StackRuns.open(up.stack, await transformers());
     try {
       const pipeline = runs('pipeline') ? await pipelineStage(session, bare.raw?.prefetch1) : undefined;
@@ -91,7 +93,8 @@ async function onTheStack(): Promise<OnTheStack> {
       const first = runs('first-result') ? await firstResultStage(up.stack, session.publisher) : undefined;
       const sustained = pipeline?.figures.find((f) => f.id === '3a')?.median;
       const fast = runs('fast-run') ? await fastRunStage(up.stack, session, sustained) : undefined;
-      return { up, runnerPid, pipeline, delays, first, fast };
+      const concurrency = runs('concurrency') ? await concurrencyStage(session) : undefined;
+      return { up, runnerPid, pipeline, delays, first, fast, concurrency };
     } finally {
       await session.close();
     }
@@ -103,7 +106,7 @@ async function onTheStack(): Promise<OnTheStack> {
 // --- the report ----------------------------------------------------------------------------------------
 
 const { raw, alone } = bare;
-const { up, pipeline, delays, first, fast } = stacked;
+const { up, pipeline, delays, first, fast, concurrency } = stacked;
 const figures = [
   ...(raw?.figures ?? []),
   ...(alone?.figures ?? []),
@@ -113,6 +116,7 @@ const figures = [
   ...(pipeline ? [pipeline.memory] : []),
   ...(first?.figures ?? []),
   ...(fast?.figures ?? []),
+  ...(concurrency?.figures ?? []),
   ...(bundles ? [bundles.largest] : []),
   ...(handlerBatch?.figures ?? []),
 ];
@@ -127,7 +131,7 @@ if (profileDir) {
   say(`done in ${durationS} s: bench/profile.md (results not saved: profiled processes run slower)`);
   process.exit(0);
 }
-if (!(bundles && handlerBatch && raw && alone && up && pipeline && delays && first && fast)) {
+if (!(bundles && handlerBatch && raw && alone && up && pipeline && delays && first && fast && concurrency)) {
   say(`done in ${durationS} s: stages ${[...(only ?? [])].join(', ')} only (results not saved)`);
   process.exit(0);
 }
@@ -144,8 +148,10 @@ const results: BenchResults = {
   cpuPerSlice_pipeline_us: pipeline.cpuPerSlice,
   pipelineRecorded: pipeline.recorded,
   cpuPerSlice_besideAnotherRun_us: pipeline.cpuPerSliceBesideAnotherRun,
+  cpuPerSlice_besideAnotherRunShared_us: pipeline.cpuPerSliceBesideAnotherRunShared,
   delays: delays.delays,
   firstResult: first.firstResult,
+  ...concurrency.saved,
   fastRun: fast.fastRun,
   handlerBatch: handlerBatch.handlerBatch,
 };

@@ -9,12 +9,13 @@ export const stageNames = [
   'delays',
   'first-result',
   'fast-run',
+  'concurrency',
 ] as const;
 export type StageName = (typeof stageNames)[number];
 
 /**
  * `--stages a,b` (or `--stages=a,b`): only these stages run; undefined when every stage does. The stages on
- * the local stack (pipeline, delays, first-result, fast-run) bring it up first, so they take stack-up with them.
+ * the local stack (pipeline, delays, first-result, fast-run, concurrency) bring it up first, so they take stack-up with them.
  */
 export function chosenStages(argv: readonly string[]): ReadonlySet<StageName> | undefined {
   const at = argv.findIndex((a) => a === '--stages' || a.startsWith('--stages='));

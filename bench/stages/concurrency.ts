@@ -19,16 +19,22 @@ export interface ConcurrentRunsRow {
   readonly worst_run_delay_p99_ms: number;
 }
 
+/** What the stage adds to bench/results.json, under these keys. */
+export interface ConcurrencySaved {
+  /** 9a, 9b: 1, 2, 4 and 8 runs at once, each on its own slice queue (as the testbed's runs queue slices). */
+  readonly concurrent_runs: readonly ConcurrentRunsRow[];
+  /** 9c, 9d: the same on the shared slice queue, as upstream's pilots read it (each run's select theirs). */
+  readonly concurrent_runs_shared: readonly ConcurrentRunsRow[];
+  /** 9e: a run's first result beside another's backlog of 20,000 slices, each run on its own queue, ms. */
+  readonly starvation_first_result_ms: number;
+  /** 9f: the same on the shared queue, ms. */
+  readonly starvation_first_result_shared_ms: number;
+  readonly cpuPerSlice_concurrentRuns_us: Readonly<Record<string, CpuPerSlice>>;
+}
+
 export interface ConcurrencyResult {
   readonly figures: readonly Figure[];
-  /** Each run on a queue of its own, as the testbed's runs queue their slices. */
-  readonly concurrentRuns: readonly ConcurrentRunsRow[];
-  /** Every run on the shared queue, as upstream's pilots read it (each run's transformers select theirs). */
-  readonly concurrentRunsShared: readonly ConcurrentRunsRow[];
-  /** A new run's first result beside another's backlog of 20,000 slices, ms (medians of the runs). */
-  readonly starvationFirstResultMs: number;
-  readonly starvationFirstResultSharedMs: number;
-  readonly cpuPerSlice: Readonly<Record<string, CpuPerSlice>>;
+  readonly saved: ConcurrencySaved;
 }
 
 /** Runs side by side, each in its own namespace with its own transformers. */
@@ -250,10 +256,12 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
   ];
   return {
     figures,
-    concurrentRuns: own.rows,
-    concurrentRunsShared: shared.rows,
-    starvationFirstResultMs: Math.round(median(starvedOwn)),
-    starvationFirstResultSharedMs: Math.round(median(starvedShared)),
-    cpuPerSlice: { ...own.cpu, ...shared.cpu },
+    saved: {
+      concurrent_runs: own.rows,
+      concurrent_runs_shared: shared.rows,
+      starvation_first_result_ms: Math.round(median(starvedOwn)),
+      starvation_first_result_shared_ms: Math.round(median(starvedShared)),
+      cpuPerSlice_concurrentRuns_us: { ...own.cpu, ...shared.cpu },
+    },
   };
 }
