@@ -87,8 +87,43 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       `http://127.0.0.1:${s.dynamodbPort}`,
     ),
     part('runner', runP, runnerDaemon(s.stateDir), runP !== undefined),
+    s.localstack
+      ? await localStackHealth(s.localstack.url, s.localstack.stackName)
+      : { service: 'handlers', address: 'embedded (in the runner)', healthy: runP !== undefined },
     part('api', apiP, apiDaemon(s.stateDir), await listens(apiP, s.apiPort), `http://127.0.0.1:${s.apiPort}`),
   ];
+}
+
+/** LocalStack's services that a run uses, in the order `testbed status` names them. */
+const runServices = ['lambda', 'dynamodb', 's3', 'cloudformation'];
+
+/**
+ * The handlers of `testbed up --localstack`: the LocalStack at `url`, healthy when its health endpoint
+ * (`GET /_localstack/health`) answers, with its version and the state of the services a run uses.
+ */
+export async function localStackHealth(url: string, stackName: string): Promise<ServiceStatus> {
+  const base = { service: 'handlers', address: `LocalStack ${url} (stack ${stackName})` };
+  let res: Response;
+  try {
+    // Bounded: a LocalStack still starting takes the connection and answers late.
+    res = await fetch(new URL('/_localstack/health', url), { signal: AbortSignal.timeout(5_000) });
+  } catch (error) {
+    return { ...base, healthy: false, message: `unreachable: ${(error as Error).message}` };
+  }
+  const text = await res.text();
+  if (!res.ok) return { ...base, healthy: false, message: `health answered HTTP ${res.status}` };
+  return { ...base, healthy: true, message: healthSummary(text) };
+}
+
+/** `version 4.0.0: lambda running, dynamodb available…` from LocalStack's health answer, or what it said. */
+export function healthSummary(body: string): string {
+  try {
+    const h = JSON.parse(body) as { version?: string; services?: Record<string, string> };
+    const services = runServices.map((n) => `${n} ${h.services?.[n] ?? 'absent'}`).join(', ');
+    return `${h.version ? `version ${h.version}: ` : ''}${services}`;
+  } catch {
+    return `health answered: ${body.slice(0, 80)}`;
+  }
 }
 
 /** The supervisor as `testbed status` shows it, beside the parts. */
