@@ -118,7 +118,8 @@ export function stackEnvironment(s: StackConfig): Record<string, string> {
       TESTBED_LOCALSTACK_URL: s.localstack.url,
       TESTBED_LOCALSTACK_STACK: s.localstack.stackName,
       AWS_REGION: s.localstack.region,
-      DYNAMODB_ENDPOINT: s.localstack.url,
+      // DynamoDB elsewhere, as the SDK's own per-service setting says (a stand-in's dynalite in the tests).
+      DYNAMODB_ENDPOINT: process.env.AWS_ENDPOINT_URL_DYNAMODB || s.localstack.url,
     }),
   };
 }

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MqHandler } from '#local/runner.ts';
 import { projectRoot } from '#local/state.ts';
+
+type Invocable = (event: unknown, context: { awsRequestId: string }) => Promise<unknown>;
 
 /** A stand-in for LocalStack's Lambda Invoke API (and CloudFormation's DescribeStacks), and what it was asked. */
 export interface LambdaEndpoint {
@@ -15,7 +18,8 @@ export interface LambdaEndpoint {
 
 /**
  * Answers `POST /2015-03-31/functions/<name>/invocations` as Lambda does for a synchronous invoke: the
- * function's result, or what it threw as `{errorType, errorMessage}` with `X-Amz-Function-Error: Unhandled`.
+ * function's result, or what it threw as `{errorType, errorMessage}` with `X-Amz-Function-Error: Unhandled`;
+ * an `Event` invocation is accepted (202) at once and run after.
  * A function is a handler folder under `functions/` (its module imported and called here, in this process,
  * with this process's environment) or a handler given directly. On the same URL, as LocalStack's edge,
  * CloudFormation's DescribeStacks answers with `stacks`' outputs.
@@ -50,9 +54,19 @@ export async function startLambdaEndpoint(
     }
     const event = JSON.parse(await body(req));
     invocations.push({ functionName: name, event });
+    // As Lambda: each invocation has a request id, which the function sees as its context's awsRequestId.
+    const requestId = randomUUID();
+    const call = async () => ((await load(fn)) as Invocable)(event, { awsRequestId: requestId });
+    if (req.headers['x-amz-invocation-type'] === 'Event') {
+      // Accepted, then run: as Lambda's asynchronous invocation (the DAQ simulator's start, by the CLI).
+      res.writeHead(202, { 'x-amzn-requestid': requestId });
+      res.end();
+      call().catch((error: Error) => console.error(`stand-in: ${name} failed: ${error.message}`));
+      return;
+    }
     try {
-      const result = await (await load(fn))(event);
-      res.writeHead(200, { 'content-type': 'application/json' });
+      const result = await call();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId });
       res.end(result === undefined ? '' : JSON.stringify(result));
     } catch (error) {
       const e = error as Error;

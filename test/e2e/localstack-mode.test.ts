@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadWorkflow } from '#config/workflow.ts';
+import { routes } from '#routes/route-table.ts';
+import { closeEnvironment } from '#runtime/env.ts';
+import { tables } from '#tables/definitions.ts';
+import { outputKeys } from '../../lib/outputs.ts';
+import { testbed } from '../support/cli.ts';
+import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import { type LambdaEndpoint, startLambdaEndpoint } from '../support/lambda-endpoint.ts';
+import { stopTestStack, type TestStack, testStack } from '../support/local-stack.ts';
+import { startTestS3, type TestS3 } from '../support/s3.ts';
+
+// The LocalStack stack's names (lib/localstack-stack.ts names its functions otherwise: the outputs tell).
+const stackName = 'SwfTestbedLocal';
+const functionOf = (handler: string) => `SwfTestbedLocal-${handler}`;
+
+/**
+ * `testbed up --localstack` and `testbed run --target aws` as with LocalStack, against stand-ins for its
+ * endpoints: the stand-in Invoke and DescribeStacks endpoint (the functions' handler modules, run in this
+ * process as LocalStack's containers would), dynalite for DynamoDB and s3rver for S3, reached through the
+ * SDK's per-service endpoint settings, and the real broker of `testbed up`.
+ */
+describe('LocalStack mode, end to end against stand-ins', () => {
+  let s: TestStack;
+  let dynamo: TestDynamo;
+  let s3: TestS3;
+  let lambda: LambdaEndpoint;
+  let awsEnv: Record<string, string>;
+  const savedEnv: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    s = await testStack('localstack-e2e-');
+    // The local runtime's table names (testbed-<name>), as the LocalStack stack names its tables.
+    [dynamo, s3] = await Promise.all([startTestDynamo('testbed-'), startTestS3()]);
+    const handlers = [...new Set(routes.map((r) => r.handler))].filter((h) => h !== 'adjuster-worker');
+    const outputs: Record<string, string> = {
+      [outputKeys.daqFunction]: functionOf('daq-simulator'),
+      ...Object.fromEntries(handlers.map((h) => [outputKeys.handlerFunction(h), functionOf(h)])),
+      ...Object.fromEntries(
+        (Object.keys(tables) as (keyof typeof tables)[]).map((t) => [outputKeys.table(t), `testbed-${t}`]),
+      ),
+    };
+    lambda = await startLambdaEndpoint(
+      Object.fromEntries(['daq-simulator', ...handlers].map((h) => [functionOf(h), h])),
+      { [stackName]: outputs },
+    );
+    awsEnv = {
+      ...s3.env,
+      AWS_ENDPOINT_URL: lambda.url,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.env.DYNAMODB_ENDPOINT as string,
+    };
+    // What the functions see in LocalStack: the broker, the tables, the STF bucket.
+    const functionEnv = {
+      ...awsEnv,
+      BROKER_URL: s.stackEnv.BROKER_URL as string,
+      BROKER_CREDENTIALS_FILE: s.stackEnv.BROKER_CREDENTIALS_FILE as string,
+      ...dynamo.env,
+      STF_STORE: `s3://${s3.bucket}`,
+    };
+    for (const key of Object.keys(functionEnv)) savedEnv[key] = process.env[key];
+    Object.assign(process.env, functionEnv);
+  }, 120_000);
+
+  afterAll(async () => {
+    // The functions' broker connection, in this process, before the broker goes.
+    await closeEnvironment();
+    await stopTestStack(s);
+    for (const [key, value] of Object.entries(savedEnv)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    await Promise.all([lambda?.stop(), s3?.stop(), dynamo?.stop()]);
+  }, 120_000);
+
+  it('completes a run started with testbed run --target aws, every slice recorded', async () => {
+    // Prepare
+    const up = await testbed(['up', '--localstack', lambda.url], { ...s.env, ...awsEnv });
+    expect(up.code, up.stderr).toBe(0);
+
+    // Act
+    const run = await testbed(
+      [
+        'run',
+        'prompt_processing',
+        '--target',
+        'aws',
+        '--stack',
+        stackName,
+        '--no-realtime',
+        '--stf-count',
+        '3',
+        '--physics-period-count',
+        '1',
+        '--workers',
+        '1',
+      ],
+      { ...s.env, ...awsEnv },
+      170_000,
+    );
+
+    // Assess
+    expect(run.stdout, run.stderr).toMatch(/Summary: completed/);
+    // The embedded stack's counts for the same workflow: every slice of the 3 STFs done, none failed.
+    const expected = 3 * loadWorkflow('prompt_processing').promptProcessing.slices_per_stf;
+    expect(run.stdout).toContain(`Slices: ${expected} done, 0 failed, of ${expected}`);
+    // The STFs are in the bucket, not in the embedded stack's folder: the pilots read them from S3.
+    const listed = await new S3Client({ forcePathStyle: true }).send(
+      new ListObjectsV2Command({ Bucket: s3.bucket }),
+    );
+    expect(listed.Contents?.map((o) => o.Key).filter((k) => k?.endsWith('.stf'))).toHaveLength(3);
+    expect(existsSync(s.stackEnv.STF_STORE as string)).toBe(false);
+    // The functions ran here, invoked by the runner and the CLI; the pilots read the STFs from s3rver.
+    expect(lambda.invocations.map((i) => i.functionName)).toContain(functionOf('slice-result'));
+  }, 175_000);
+});
