@@ -35,11 +35,12 @@ async function printRunStatus(id: string, o: MonitorFlags): Promise<void> {
 
 /** The stack's health and the latest executions; exit status 1 when part of it is down. */
 async function printStackStatus(o: MonitorFlags): Promise<void> {
-  const [{ resolveStack }, { status, supervisorStatus }, { whyNotComingBack }] = await Promise.all([
-    import('#local/stack.ts'),
-    import('#local/stack-status.ts'),
-    import('#local/supervisor.ts'),
-  ]);
+  const [{ resolveStack }, { status, supervisorStatus, handlersStatus }, { whyNotComingBack }] =
+    await Promise.all([
+      import('#local/stack.ts'),
+      import('#local/stack-status.ts'),
+      import('#local/supervisor.ts'),
+    ]);
   const stack = resolveStack(o);
   let services = await status(stack);
   const dynamoUp = () => services.find((r) => r.service === 'dynalite')?.healthy === true;
@@ -51,9 +52,12 @@ async function printStackStatus(o: MonitorFlags): Promise<void> {
       : [];
   if (expected) services = await status(stack);
   const supervisor = supervisorStatus(stack);
-  if (o.json) console.log(JSON.stringify({ services, supervisor, executions }, null, 2));
+  const handlers = await handlersStatus(stack);
+  if (o.json) console.log(JSON.stringify({ services, supervisor, handlers, executions }, null, 2));
   else {
     console.log(serviceTable(services, supervisor));
+    const health = handlers.healthy === undefined ? '' : handlers.healthy ? ', healthy' : ', UNHEALTHY';
+    console.log(`handlers: ${handlers.address}${health}${handlers.message ? `: ${handlers.message}` : ''}`);
     if (dynamoUp()) {
       console.log('\nLatest executions');
       console.log(

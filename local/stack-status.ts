@@ -87,11 +87,25 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       `http://127.0.0.1:${s.dynamodbPort}`,
     ),
     part('runner', runP, runnerDaemon(s.stateDir), runP !== undefined),
-    s.localstack
-      ? await localStackHealth(s.localstack.url, s.localstack.stackName)
-      : { service: 'handlers', address: 'embedded (in the runner)', healthy: runP !== undefined },
     part('api', apiP, apiDaemon(s.stateDir), await listens(apiP, s.apiPort), `http://127.0.0.1:${s.apiPort}`),
   ];
+}
+
+/** Where the handlers run, as `testbed status` shows it beside the parts. */
+export interface HandlersStatus {
+  readonly mode: 'embedded' | 'localstack';
+  /** `embedded (in the runner)`, or LocalStack's URL and stack. */
+  readonly address: string;
+  /** LocalStack answered its health check; embedded handlers are as healthy as the runner. */
+  readonly healthy?: boolean;
+  /** LocalStack's version and services, or why it is unreachable. */
+  readonly message?: string;
+}
+
+export async function handlersStatus(s: StackConfig): Promise<HandlersStatus> {
+  if (!s.localstack) return { mode: 'embedded', address: 'embedded (in the runner)' };
+  const { address, healthy, message } = await localStackHealth(s.localstack.url, s.localstack.stackName);
+  return { mode: 'localstack', address: address as string, healthy, ...(message && { message }) };
 }
 
 /** LocalStack's services that a run uses, in the order `testbed status` names them. */

@@ -114,4 +114,18 @@ describe('LocalStack mode, end to end against stand-ins', () => {
     // The functions ran here, invoked by the runner and the CLI; the pilots read the STFs from s3rver.
     expect(lambda.invocations.map((i) => i.functionName)).toContain(functionOf('slice-result'));
   }, 175_000);
+
+  it('shows in testbed status that the handlers are in LocalStack, and what its health check answered', async () => {
+    // Act
+    const status = await testbed(['status', '--json'], s.env);
+
+    // Assess
+    expect(JSON.parse(status.stdout).handlers).toEqual({
+      mode: 'localstack',
+      address: `LocalStack ${lambda.url} (stack ${stackName})`,
+      healthy: false,
+      // The stand-in has no health check: LocalStack's answers with its version and services.
+      message: 'health answered HTTP 404',
+    });
+  }, 175_000);
 });
