@@ -22,7 +22,10 @@ export { browseQueue, replayHeaders };
  * The slice queues' dead-letter queues, the shared queue's and the one of every run's own queue: transformers
  * park there the slices they cannot take.
  */
-const slicesDeadLetterQueues = [`DLQ.${splitDestination(destinations.slices).name}`, runSlicesDeadLetterQueue];
+const slicesDeadLetterQueues = [
+  `DLQ.${splitDestination(destinations.slices).name}`,
+  runSlicesDeadLetterQueue,
+];
 /** What `--handler` calls the transformers, the consumers of the slices queue. */
 const TRANSFORMER = 'transformer';
 

@@ -169,13 +169,17 @@ describe('Local broker', () => {
       const queue = splitDestination(sliceDestination('990000303', 'run')).name;
 
       // Act
-      await park(port, createLogger({ service: 'test' }, () => {}), {
-        queue,
-        body: '{}',
-        headers: { run_id: '990000303' },
-        reason: 'unusable slice',
-        handler: 'transformer',
-      });
+      await park(
+        port,
+        createLogger({ service: 'test' }, () => {}),
+        {
+          queue,
+          body: '{}',
+          headers: { run_id: '990000303' },
+          reason: 'unusable slice',
+          handler: 'transformer',
+        },
+      );
       const parked = (await browseQueue(port, runSlicesDeadLetterQueue)).filter(
         (m) => m.headers.run_id === '990000303',
       );
