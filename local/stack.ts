@@ -11,6 +11,8 @@ export interface LocalStackTarget {
   readonly stackName: string;
   /** Where `cdklocal deploy` put it. @default us-east-1 (AWS_REGION) */
   readonly region: string;
+  /** The DynamoDB the runner, CLI and pilots read. @default `url` (AWS_ENDPOINT_URL_DYNAMODB, a stand-in's in the tests) */
+  readonly dynamodbEndpoint: string;
 }
 
 /** Where the local stack lives and listens. */
@@ -86,6 +88,7 @@ function localStackFrom(
       url,
       stackName: env.TESTBED_LOCALSTACK_STACK || 'SwfTestbedLocal',
       region: env.AWS_REGION || 'us-east-1',
+      dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || url,
     },
   };
 }
@@ -118,8 +121,7 @@ export function stackEnvironment(s: StackConfig): Record<string, string> {
       TESTBED_LOCALSTACK_URL: s.localstack.url,
       TESTBED_LOCALSTACK_STACK: s.localstack.stackName,
       AWS_REGION: s.localstack.region,
-      // DynamoDB elsewhere, as the SDK's own per-service setting says (a stand-in's dynalite in the tests).
-      DYNAMODB_ENDPOINT: process.env.AWS_ENDPOINT_URL_DYNAMODB || s.localstack.url,
+      DYNAMODB_ENDPOINT: s.localstack.dynamodbEndpoint,
     }),
   };
 }

@@ -81,6 +81,7 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
     deps.marginMs ?? Math.max(DEFAULT_MARGIN_MS, 2 * Math.round(workflow.simulation.stf_interval * 1000));
   const canChain = deps.chain !== undefined && deps.remainingMs !== undefined;
   const stfsPerCheckpoint = deps.stfsPerCheckpoint ?? DEFAULT_STFS_PER_CHECKPOINT;
+  const sliceQueue = sliceQueueFor(workflow);
 
   const opened = await startOrContinueRun(request, deps);
   const runId = opened.runId;
@@ -161,7 +162,7 @@ export async function simulateRun(request: DaqRequest, deps: DaqDeps): Promise<D
       end: daqTime(wallAt(step.atMs)),
       tf_count: pp.tfs_per_stf,
       slices_per_stf: pp.slices_per_stf,
-      slice_queue: sliceQueueFor(workflow),
+      slice_queue: sliceQueue,
       url: stf.url,
     });
   /**

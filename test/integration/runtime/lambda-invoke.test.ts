@@ -189,7 +189,12 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
 
   it("finds each handler's function among the LocalStack stack's outputs, at LocalStack's one URL", async () => {
     // Prepare
-    const target = { url: endpoint.url, stackName: 'SwfTestbedLocal', region: 'us-east-1' };
+    const target = {
+      url: endpoint.url,
+      stackName: 'SwfTestbedLocal',
+      region: 'us-east-1',
+      dynamodbEndpoint: endpoint.url,
+    };
     const table = [route('start_run'), route('adjuster_worker')];
     const local: string[] = [];
     const load = await localStackLoader(target, table, async (r) => {
@@ -209,7 +214,12 @@ describe('Local runner invoking deployed functions (LocalStack mode), against a 
 
   it('refuses a LocalStack stack without handler functions, naming the stack and how to deploy it', async () => {
     // Prepare
-    const target = { url: endpoint.url, stackName: 'Empty', region: 'us-east-1' };
+    const target = {
+      url: endpoint.url,
+      stackName: 'Empty',
+      region: 'us-east-1',
+      dynamodbEndpoint: endpoint.url,
+    };
 
     // Act
     const loading = localStackLoader(target, [route('start_run')], async () => async () => {});

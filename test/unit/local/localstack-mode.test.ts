@@ -36,6 +36,7 @@ describe('testbed up --localstack: where the handler functions are', () => {
       url: 'http://localhost:4566',
       stackName: 'SwfTestbedLocal',
       region: 'us-east-1',
+      dynamodbEndpoint: 'http://localhost:4566',
     });
     expect(fromEnv.localstack).toMatchObject({ url: 'http://10.0.0.5:4566', region: 'eu-west-1' });
     expect(named.localstack).toMatchObject({ url: 'http://ls:4566', stackName: 'Mine' });
