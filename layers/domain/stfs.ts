@@ -8,8 +8,18 @@ import { planSlices } from '#stf/slicing.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
 import { type UpdateSpec, updateOf } from '#tables/update.ts';
+import { getAll } from './batches.ts';
 import { checkCompletion, updateRun } from './completion.ts';
-import { type DomainDeps, now, readRunItem, refuse, type StfRecord, send, settleAll } from './deps.ts';
+import {
+  type DomainDeps,
+  now,
+  type RunConfig,
+  type RunRecord,
+  refuse,
+  type StfRecord,
+  send,
+  settleAll,
+} from './deps.ts';
 import { requestSlices } from './slice-requests.ts';
 
 export const DATA_HANDLER = 'data-handler';
@@ -28,39 +38,66 @@ type StfMessage = Message<'stf_gen' | 'stf_ready'>;
 
 /** stf_gen: registers each STF and announces it with stf_ready (again on redelivery, unless it is done). */
 export async function registerStfs(messages: Message<'stf_gen'>[], deps: DomainDeps): Promise<void> {
-  const sequences: [Message<'stf_gen'>, number][] = [];
-  await eachUsable(messages, deps, async (msg) => {
-    sequences.push([msg, await stfSequence(deps, msg.run_id, msg.content.filename, msg.content.sequence)]);
-  });
+  const sequences = await settleAll(
+    (await usableOf(messages, deps)).map(
+      async (msg) =>
+        [msg, await stfSequence(deps, msg.run_id, msg.content.filename, msg.content.sequence)] as const,
+    ),
+  );
   // Every registration writes the run item, one hot item: once per run and batch, not once per STF (a
   // fast run's registrations queued behind each other there). Before the STFs are marked registered, so
-  // that stf_ready may take a registered STF as counted on its run.
+  // that stf_ready may take a registered STF as counted on its run. The item it returns gives the config.
   const byRun = new Map<string, { first: Message<'stf_gen'>; sequences: Set<number> }>();
   for (const [msg, sequence] of sequences) {
     const run = byRun.get(msg.run_id) ?? { first: msg, sequences: new Set<number>() };
     byRun.set(msg.run_id, run);
     run.sequences.add(sequence);
   }
+  const configs = new Map<string, RunConfig | undefined>();
   await settleAll(
-    [...byRun].map(([runId, { first, sequences: registered }]) =>
-      updateRun(deps, runId, {
-        add: { registered_stfs: registered },
-        keep: { namespace: first.namespace, execution_id: executionId(first) },
-      }),
-    ),
+    [...byRun].map(async ([runId, { first, sequences: registered }]) => {
+      const run = await updateRun(
+        deps,
+        runId,
+        {
+          add: { registered_stfs: registered },
+          keep: { namespace: first.namespace, execution_id: executionId(first) },
+        },
+        'ALL_NEW',
+      );
+      configs.set(runId, run?.config);
+    }),
   );
-  await settleAll(sequences.map(([msg, sequence]) => registerStf(msg, sequence, deps)));
+  await settleAll(
+    sequences.map(([msg, sequence]) => registerStf(msg, sequence, configs.get(msg.run_id), deps)),
+  );
 }
 
-async function registerStf(msg: Message<'stf_gen'>, sequence: number, deps: DomainDeps): Promise<void> {
+async function registerStf(
+  msg: Message<'stf_gen'>,
+  sequence: number,
+  config: RunConfig | undefined,
+  deps: DomainDeps,
+): Promise<void> {
   const c = msg.content;
   const runId = msg.run_id;
   const description = describe(msg);
+  const at = now(deps);
+  // The slicing is recorded here too when its size is known, so that stf_ready need not write the STF
+  // item again: one write per STF. The first slicing recorded holds, whichever handler came first.
+  const slicing = knownSlicing(c, config);
   const stf = await updateStf(
     deps,
     runId,
     c.filename,
-    { set: description, keep: { sequence, registered_at: now(deps) } },
+    {
+      set: description,
+      keep: {
+        sequence,
+        registered_at: at,
+        ...(slicing && { slice_count: slicing.sliceCount, slices_requested_at: at }),
+      },
+    },
     'ALL_NEW',
   );
   if (stf?.completed === true) {
@@ -81,49 +118,107 @@ async function registerStf(msg: Message<'stf_gen'>, sequence: number, deps: Doma
 }
 
 /**
- * stf_ready: cuts the STF into slices and queues one `slice` message per slice for the run's transformers.
- * The first slicing recorded (slice_count) holds: a redelivered stf_ready queues the same slices again,
- * which is harmless as a slice's first result wins.
+ * How many slices an STF makes and of how many TFs: as the message says, else the run's config, else (only
+ * when `orDefault`) the default. Undefined when not known.
  */
-export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDeps): Promise<void> {
-  await eachUsable(messages, deps, sliceStf);
+function knownSlicing(
+  c: StfMessage['content'],
+  config: RunConfig | undefined,
+  orDefault = false,
+): { sliceCount: number; tfCount: number } | undefined {
+  const slicesPerStf =
+    positive(c.slices_per_stf) ??
+    positive(config?.slices_per_stf) ??
+    (orDefault ? DEFAULT_SLICES_PER_STF : undefined);
+  if (slicesPerStf === undefined) return undefined;
+  const tfCount = positive(c.tf_count) ?? slicesPerStf;
+  return { sliceCount: Math.min(slicesPerStf, tfCount), tfCount };
 }
 
-async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<void> {
+/**
+ * stf_ready: cuts the STF into slices and queues one `slice` message per slice for the run's transformers.
+ * The first slicing recorded (slice_count) holds: a redelivered stf_ready queues the same slices again,
+ * which is harmless as a slice's first result wins. The batch's runs and STF items are read together; an
+ * STF item stf_gen wrote whole (its slicing recorded) is not written again.
+ */
+export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDeps): Promise<void> {
+  const usable = await usableOf(messages, deps);
+  if (usable.length === 0) return;
+  const [runs, stfs] = await Promise.all([readRuns(deps, usable), readStfs(deps, usable)]);
+  const cuts = await settleAll(
+    usable.map((msg) => recordSlicing(msg, runs.get(msg.run_id), stfs.get(stfKey(msg)), deps)),
+  );
+  // An STF stf_gen registered is counted on its run already; the others once per run and batch.
+  const unregistered = new Map<string, { first: Message<'stf_ready'>; sequences: Set<number> }>();
+  for (const { msg, stf, sequence } of cuts) {
+    if (stf.registered_at !== undefined) continue;
+    const run = unregistered.get(msg.run_id) ?? { first: msg, sequences: new Set<number>() };
+    unregistered.set(msg.run_id, run);
+    run.sequences.add(sequence);
+  }
+  await settleAll(
+    [...unregistered].map(([runId, { first, sequences }]) =>
+      updateRun(deps, runId, {
+        add: { registered_stfs: sequences },
+        keep: { namespace: first.namespace, execution_id: executionId(first) },
+      }),
+    ),
+  );
+  await settleAll(cuts.map((cut) => sliceStf(cut, runs.get(cut.msg.run_id), deps)));
+}
+
+interface Slicing {
+  readonly msg: Message<'stf_ready'>;
+  /** The STF item with its slicing recorded. */
+  readonly stf: StfRecord;
+  readonly sequence: number;
+  /** The TFs the message says the STF holds, else as many as slices. */
+  readonly tfCount: number;
+}
+
+/** The STF's slicing as recorded first: as read, or recorded now (upsert: stf_ready may come first). */
+async function recordSlicing(
+  msg: Message<'stf_ready'>,
+  run: RunRecord | undefined,
+  read: StfRecord | undefined,
+  deps: DomainDeps,
+): Promise<Slicing> {
   const c = msg.content;
-  const runId = msg.run_id;
-  const run = await readRunItem(deps, runId);
-  const slicesPerStf =
-    positive(c.slices_per_stf) ?? positive(run?.config?.slices_per_stf) ?? DEFAULT_SLICES_PER_STF;
-  const tfCount = positive(c.tf_count) ?? slicesPerStf;
-  const sequence = await stfSequence(deps, runId, c.filename, c.sequence);
+  const { sliceCount, tfCount } = knownSlicing(c, run?.config, true) as {
+    sliceCount: number;
+    tfCount: number;
+  };
+  const sequence = await stfSequence(deps, msg.run_id, c.filename, c.sequence, read?.sequence);
+  const description: Record<string, unknown> = describe(msg);
+  const whole =
+    read?.slice_count !== undefined &&
+    read.slices_requested_at !== undefined &&
+    read.sequence !== undefined &&
+    Object.entries(description).every(([field, value]) => value === undefined || field in read);
+  if (whole) return { msg, stf: read, sequence, tfCount };
   // Upsert: an upstream data agent may announce an STF our stf_gen never registered.
   const stf = (await updateStf(
     deps,
-    runId,
+    msg.run_id,
     c.filename,
     {
-      keep: {
-        ...describe(msg),
-        sequence,
-        slice_count: Math.min(slicesPerStf, tfCount),
-        slices_requested_at: now(deps),
-      },
+      keep: { ...description, sequence, slice_count: sliceCount, slices_requested_at: now(deps) },
     },
     'ALL_NEW',
   )) as StfRecord;
+  return { msg, stf, sequence, tfCount };
+}
+
+async function sliceStf(cut: Slicing, run: RunRecord | undefined, deps: DomainDeps): Promise<void> {
+  const { msg, stf, sequence, tfCount } = cut;
+  const c = msg.content;
+  const runId = msg.run_id;
   const sliceCount = stf.slice_count as number;
   const plan = planSlices(stf.tf_count ?? tfCount, sliceCount);
   if (plan.length !== sliceCount) {
     const reason = `stf_ready: ${stf.tf_count} TFs cannot make the ${sliceCount} slices recorded for ${c.filename}`;
     return refuse(deps, msg, reason);
   }
-  // An STF stf_gen registered is counted on its run already.
-  if (stf.registered_at === undefined)
-    await updateRun(deps, runId, {
-      add: { registered_stfs: new Set([sequence]) },
-      keep: { namespace: msg.namespace, execution_id: executionId(msg) },
-    });
   // Results may have come first (an upstream stf_ready, or a replay): then this completes the STF.
   if ((stf.done_slices?.size ?? 0) >= sliceCount) {
     await completeStf(deps, runId, c.filename, sequence, stf.completed === true);
@@ -175,18 +270,58 @@ async function sliceStf(msg: Message<'stf_ready'>, deps: DomainDeps): Promise<vo
   deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: plan.length });
 }
 
-/** Handles every message on its own, refusing those it cannot use; fails if any handling failed. */
-async function eachUsable<M extends StfMessage>(
-  messages: M[],
-  deps: DomainDeps,
-  handle: (msg: M, deps: DomainDeps) => Promise<void>,
-): Promise<void> {
+/** The messages that can be used; the others are refused (parked with the reason). */
+async function usableOf<M extends StfMessage>(messages: M[], deps: DomainDeps): Promise<M[]> {
+  const usable: M[] = [];
   await settleAll(
     messages.map(async (msg) => {
       const invalid = refusal(msg);
-      return invalid ? refuse(deps, msg, invalid) : handle(msg, deps);
+      if (invalid) return refuse(deps, msg, invalid);
+      usable.push(msg);
     }),
   );
+  return usable;
+}
+
+const stfKey = (msg: StfMessage) => `${msg.run_id}\n${msg.content.filename}`;
+
+/** The batch's runs, by run id: one BatchGetItem, not a read per STF. */
+async function readRuns(deps: DomainDeps, messages: readonly StfMessage[]): Promise<Map<string, RunRecord>> {
+  const keys = [...new Set(messages.map((m) => m.run_id))].map((run_id) => ({ run_id }));
+  const fields = ['run_id', 'namespace', 'config', 'task_id', 'completion'];
+  const items = (await getAll(deps, deps.tableNames.runs, keys, fields)) as unknown as RunRecord[];
+  return new Map(items.map((run) => [run.run_id, run]));
+}
+
+const STF_FIELDS: readonly (keyof StfRecord)[] = [
+  'run_id',
+  'filename',
+  'sequence',
+  'size',
+  'checksum',
+  'start',
+  'end',
+  'state',
+  'substate',
+  'tf_count',
+  'url',
+  'registered_at',
+  'slice_count',
+  'slices_requested_at',
+  'done_slices',
+  'completed',
+];
+
+/** The batch's STF items, by run and filename, in BatchGetItem requests of up to 100 keys. */
+async function readStfs(deps: DomainDeps, messages: readonly StfMessage[]): Promise<Map<string, StfRecord>> {
+  const keys = new Map(messages.map((m) => [stfKey(m), { run_id: m.run_id, filename: m.content.filename }]));
+  const items = (await getAll(
+    deps,
+    deps.tableNames.stfs,
+    [...keys.values()],
+    STF_FIELDS,
+  )) as unknown as StfRecord[];
+  return new Map(items.map((stf) => [`${stf.run_id}\n${stf.filename}`, stf]));
 }
 
 /** Why a message cannot be used (retrying would not help), or undefined. */
@@ -253,18 +388,20 @@ export async function completeStf(
  * only for a filename that has none yet: a conditional write keeps the first number drawn, so stf_gen and
  * stf_ready (and their duplicates) agree, and a number lost in a race is merely skipped. Producers that
  * omit sequences omit them all, so drawn numbers do not meet sent ones.
+ * @param recorded the STF item's sequence, when the caller has read it already
  */
 export async function stfSequence(
   deps: DomainDeps,
   runId: string,
   filename: string,
   given: unknown,
+  recorded?: number,
 ): Promise<number> {
   const sent = nonNegative(given);
   if (sent !== undefined) return sent;
   const named = /^swf\.\d+\.(\d+)\.stf$/.exec(filename)?.[1];
   if (named !== undefined) return Number(named);
-  const known = (await readStf(deps, runId, filename))?.sequence;
+  const known = recorded ?? (await readStf(deps, runId, filename))?.sequence;
   if (known !== undefined) return known;
   const counter = await updateRun(deps, runId, { add: { stf_seq_counter: 1 } }, 'UPDATED_NEW');
   const drawn = counter?.stf_seq_counter as number;
