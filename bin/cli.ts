@@ -39,7 +39,7 @@ examples(
     program
       .command('up')
       .description(
-        'start broker, dynalite, the local Lambda runner and the monitor API, under a supervisor (nothing if already up)',
+        'start broker, dynalite (none with --localstack), the local Lambda runner and the monitor API, under a supervisor (nothing if already up)',
       )
       .addOption(
         new Option(
@@ -87,7 +87,9 @@ examples(
 
 examples(
   stackOptions(
-    program.command('down').description('stop the supervisor, pilots, runner, broker and dynalite'),
+    program
+      .command('down')
+      .description('stop the supervisor, pilots, runner, broker and dynalite, those that run'),
   ),
   ['testbed down', 'TESTBED_STATE_DIR=/tmp/mine testbed down'],
 ).action(async (o: StackOverrides) => {

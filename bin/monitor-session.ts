@@ -40,25 +40,24 @@ export const pageOptions = (cmd: Command): Command =>
  * it back, it waits (saying so on stderr) and tries again; with no stack up it fails at once.
  */
 export async function withMonitor<T>(o: StackOverrides, use: (m: Monitor) => Promise<T>): Promise<T> {
-  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }, { patiently }, dynalite, sup] =
+  const [{ resolveStack, stackEnvironment }, { monitorContext }, { Monitor }, { patiently }, dynamo] =
     await Promise.all([
       import('#local/stack.ts'),
       import('#query/context.ts'),
       import('#query/monitor.ts'),
       import('#local/retry.ts'),
-      import('#local/dynalite.ts'),
-      import('#local/supervisor.ts'),
+      import('#local/stack-dynamo.ts'),
     ]);
   const stack = resolveStack(o);
   const base = monitorContext({ ...process.env, ...stackEnvironment(stack) });
   base.db.destroy();
   // Bounded requests: a stopped dynalite takes the connection and never answers.
-  const db = dynalite.localDynamoClient(stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
+  const db = dynamo.stackDynamoClient(stack, { requestTimeoutMs: 10_000, maxAttempts: 1 });
   try {
     return await patiently(() => use(new Monitor({ ...base, db })), {
       what: 'DynamoDB',
       say: (line) => console.error(line),
-      hopeless: () => sup.whyNotComingBack(stack.stateDir, 'dynalite'),
+      hopeless: () => dynamo.whyDynamoNotComingBack(stack),
     });
   } finally {
     db.destroy();

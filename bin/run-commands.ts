@@ -103,14 +103,14 @@ interface CancelFlags extends StackOverrides {
 async function cancelCommand(which: string, o: CancelFlags): Promise<void> {
   const [
     { stackEnvironment },
-    { localDynamoClient },
+    { stackDynamoClient },
     { cancelRun },
     { runOfExecution },
     { readRunItem },
     logs,
   ] = await Promise.all([
     import('#local/stack.ts'),
-    import('#local/dynalite.ts'),
+    import('#local/stack-dynamo.ts'),
     import('#local/cancel.ts'),
     import('#query/lookups.ts'),
     import('#query/runs.ts'),
@@ -119,7 +119,7 @@ async function cancelCommand(which: string, o: CancelFlags): Promise<void> {
   const stack = resolveStack(o);
   Object.assign(process.env, stackEnvironment(stack));
   const { tableNames } = await import('#runtime/env.ts');
-  const db = localDynamoClient(stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
+  const db = stackDynamoClient(stack, { requestTimeoutMs: 10_000, maxAttempts: 1 });
   try {
     const context = { db, tableNames: tableNames(), logs: logs.emptyLogSource };
     const runId = /^\d+$/.test(which) ? which : await runOfExecution(context, which);

@@ -35,22 +35,28 @@ async function printRunStatus(id: string, o: MonitorFlags): Promise<void> {
 
 /** The stack's health and the latest executions; exit status 1 when part of it is down. */
 async function printStackStatus(o: MonitorFlags): Promise<void> {
-  const [{ resolveStack }, { status, supervisorStatus, handlersStatus }, { whyNotComingBack }] =
-    await Promise.all([
-      import('#local/stack.ts'),
-      import('#local/stack-status.ts'),
-      import('#local/supervisor.ts'),
-    ]);
+  const [
+    { resolveStack },
+    { status, supervisorStatus, handlersStatus, dynamoAnswers },
+    { whyDynamoNotComingBack },
+  ] = await Promise.all([
+    import('#local/stack.ts'),
+    import('#local/stack-status.ts'),
+    import('#local/stack-dynamo.ts'),
+  ]);
   const stack = resolveStack(o);
   let services = await status(stack);
-  const dynamoUp = () => services.find((r) => r.service === 'dynalite')?.healthy === true;
+  let dynamoUp = await dynamoAnswers(stack, services);
   // DynamoDB restarting (the supervisor expects it back): wait for it, then show the stack as it is.
-  const expected = !dynamoUp() && whyNotComingBack(stack.stateDir, 'dynalite') === undefined;
+  const expected = !dynamoUp && whyDynamoNotComingBack(stack) === undefined;
   const executions =
-    dynamoUp() || expected
+    dynamoUp || expected
       ? (await withMonitor(o, (m) => m.executions({ limit: 1000 }))).items.slice(0, LATEST)
       : [];
-  if (expected) services = await status(stack);
+  if (expected) {
+    services = await status(stack);
+    dynamoUp = await dynamoAnswers(stack, services);
+  }
   const supervisor = supervisorStatus(stack);
   const handlers = await handlersStatus(stack);
   if (o.json) console.log(JSON.stringify({ services, supervisor, handlers, executions }, null, 2));
@@ -58,7 +64,7 @@ async function printStackStatus(o: MonitorFlags): Promise<void> {
     console.log(serviceTable(services, supervisor));
     const health = handlers.healthy === undefined ? '' : handlers.healthy ? ', healthy' : ', UNHEALTHY';
     console.log(`handlers: ${handlers.address}${health}${handlers.message ? `: ${handlers.message}` : ''}`);
-    if (dynamoUp()) {
+    if (dynamoUp) {
       console.log('\nLatest executions');
       console.log(
         executions.length === 0

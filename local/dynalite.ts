@@ -45,17 +45,23 @@ export const stopDynalite = (stateDir: string): Promise<boolean> => stopDaemon(d
 export const dynalitePid = (stateDir: string): number | undefined => readPid(dynaliteDaemon(stateDir));
 
 /**
- * A client for the local emulator: any credentials do, but the SDK insists on some. `requestTimeoutMs` makes
- * a stopped (SIGSTOP) or wedged dynalite a timeout rather than a wait without end; `maxAttempts` 1 leaves
- * retrying to the caller (the CLI says it waits).
+ * A client for a local emulator (dynalite on loopback at `where` if a port, else the endpoint given, such as
+ * LocalStack's): any credentials do, but the SDK insists on some. `requestTimeoutMs` makes a stopped
+ * (SIGSTOP) or wedged emulator a timeout rather than a wait without end; `maxAttempts` 1 leaves retrying to
+ * the caller (the CLI says it waits).
  */
 export function localDynamoClient(
-  port: number,
-  o: { requestTimeoutMs?: number; maxAttempts?: number } = {},
+  where: number | string,
+  o: {
+    requestTimeoutMs?: number;
+    maxAttempts?: number;
+    /** LocalStack keeps tables per region. @default local */
+    region?: string;
+  } = {},
 ): DynamoDBClient {
   return new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'local',
+    endpoint: typeof where === 'number' ? `http://127.0.0.1:${where}` : where,
+    region: o.region ?? 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     ...(o.maxAttempts !== undefined && { maxAttempts: o.maxAttempts }),
     ...(o.requestTimeoutMs !== undefined && {

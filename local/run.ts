@@ -14,13 +14,13 @@ import { destinations } from '#routes/destinations.ts';
 import { closeEnvironment, tableNames } from '#runtime/env.ts';
 import { documents } from '#tables/documents.ts';
 import { cancelRun } from './cancel.ts';
-import { localDynamoClient } from './dynalite.ts';
 import { type Interruption, onInterrupt } from './interrupt.ts';
 import { preflight } from './preflight.ts';
 import { type RunProgress, runProgress } from './progress.ts';
 import { type Patience, patiently } from './retry.ts';
-import { type StackConfig, stackEnvironment } from './stack.ts';
+import { dynamodbEndpoint, type StackConfig, stackEnvironment } from './stack.ts';
 import { stackBroker } from './stack-broker.ts';
+import { stackDynamoClient, whyDynamoNotComingBack } from './stack-dynamo.ts';
 import { up } from './stack-lifecycle.ts';
 import { type RunReport, settledSummary, summary } from './summary.ts';
 import { whyNotComingBack } from './supervisor.ts';
@@ -108,7 +108,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
 
   const progress = runProgress(expectedStfs, expectedSlices);
   // Bounded requests: a stopped dynalite takes the connection and never answers.
-  const db = localDynamoClient(o.stack.dynamodbPort, { requestTimeoutMs: 10_000, maxAttempts: 1 });
+  const db = stackDynamoClient(o.stack, { requestTimeoutMs: 10_000, maxAttempts: 1 });
   // Outages (a part restarting) stretch the drain deadline: it counts time the stack could answer.
   let outageMs = 0;
   const patience = runPatience(o.stack, progress, (ms) => {
@@ -223,11 +223,13 @@ export function expectedStfCount(cfg: WorkflowConfig): number {
  * line; hopeless once the supervisor has left that part down or no supervisor runs.
  */
 function runPatience(stack: StackConfig, progress: RunProgress, waited: (ms: number) => void): Patience {
+  const endpoint = new URL(dynamodbEndpoint(stack));
+  const dynamoPort = endpoint.port || (endpoint.protocol === 'https:' ? '443' : '80');
   const dynamo = (e: unknown): boolean => {
     for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; depth++) {
       const { $metadata, message } = c as { $metadata?: unknown; message?: unknown };
       if ($metadata !== undefined) return true;
-      if (typeof message === 'string' && message.includes(`:${stack.dynamodbPort}`)) return true;
+      if (typeof message === 'string' && message.includes(`:${dynamoPort}`)) return true;
       c = (c as { cause?: unknown }).cause;
     }
     return false;
@@ -235,7 +237,8 @@ function runPatience(stack: StackConfig, progress: RunProgress, waited: (ms: num
   return {
     what: (e) => (dynamo(e) ? 'DynamoDB' : 'the broker'),
     say: (line) => progress.note(line),
-    hopeless: (what) => whyNotComingBack(stack.stateDir, what === 'DynamoDB' ? 'dynalite' : 'broker'),
+    hopeless: (what) =>
+      what === 'DynamoDB' ? whyDynamoNotComingBack(stack) : whyNotComingBack(stack.stateDir, 'broker'),
     waited,
   };
 }

@@ -6,14 +6,14 @@ import { brokerPid, ensureActiveMq, stopBroker } from './activemq.ts';
 import { dynalitePid, stopDynalite } from './dynalite.ts';
 import { pilotBundle } from './pilot-launcher.ts';
 import { assertPortFree, type Daemon, isAlive, readPid, startDaemon, stopDaemon, tail } from './processes.ts';
-import { recordStack, type StackConfig, stackEnvironment } from './stack.ts';
+import { recordStack, type StackConfig, stackEnvironment, stackPartNames } from './stack.ts';
 import { apiDaemon, runnerDaemon, tsNode } from './stack-parts.ts';
 import { loadOrCreateCredentials } from './state.ts';
 import {
   type PartName,
-  partNames,
   readSupervisorState,
   type SupervisorState,
+  supervisedParts,
   supervisorDaemon,
   supervisorStateFile,
 } from './supervisor.ts';
@@ -30,9 +30,10 @@ export interface UpOutcome {
 }
 
 /**
- * Brings the stack up under its supervisor: the supervisor starts broker, dynalite, runner and the monitor
- * API (adopting what already runs) and restarts what dies. With a supervisor running, nothing new is
- * started: parts it left down (or someone stopped) are tried again, and this waits until all serve.
+ * Brings the stack up under its supervisor: the supervisor starts the stack's parts (`stackPartNames`:
+ * broker, dynalite unless DynamoDB is LocalStack's, runner and the monitor API), adopting what already
+ * runs, and restarts what dies. With a supervisor running, nothing new is started: parts it left down (or
+ * someone stopped) are tried again, and this waits until all serve.
  * Commands started together share one start: the first holds the state folder's lock, the others wait.
  */
 export async function up(s: StackConfig, say: (line: string) => void = console.error): Promise<UpOutcome> {
@@ -60,7 +61,7 @@ async function upLocked(s: StackConfig, say: (line: string) => void): Promise<bo
       ensureActiveMq(say);
       await assertPortFree(s.stompPort, 'broker STOMP', '--stomp-port or TESTBED_STOMP_PORT');
     }
-    if (dynalitePid(s.stateDir) === undefined)
+    if (stackPartNames(s).includes('dynalite') && dynalitePid(s.stateDir) === undefined)
       await assertPortFree(s.dynamodbPort, 'dynalite', '--dynamodb-port or TESTBED_DYNAMODB_PORT');
     if (readPid(apiDaemon(s.stateDir)) === undefined)
       await assertPortFree(s.apiPort, 'monitor API', '--api-port or TESTBED_API_PORT');
@@ -80,9 +81,10 @@ async function upLocked(s: StackConfig, say: (line: string) => void): Promise<bo
   } else {
     const state = await supervisorState(s.stateDir, supervisorPid);
     hups = state.hups;
-    again = partNames.filter((n) => ['left-down', 'stopped'].includes(state.parts[n].phase));
+    const left = supervisedParts(state).filter(([, p]) => ['left-down', 'stopped'].includes(p.phase));
+    again = left.map(([n]) => n);
     if (again.length > 0) {
-      for (const n of again) say(state.parts[n].message ?? `${n} is ${state.parts[n].phase}`);
+      for (const [n, p] of left) say(p.message ?? `${n} is ${p.phase}`);
       say(`starting ${again.join(', ')} again`);
       process.kill(supervisorPid, 'SIGHUP');
       hups += 1;
@@ -124,7 +126,7 @@ async function untilServing(stateDir: string, pid: number, hups: number): Promis
   for (;;) {
     const state = await supervisorState(stateDir, pid);
     if (state.hups >= hups) {
-      const parts = partNames.map((n) => [n, state.parts[n]] as const);
+      const parts = supervisedParts(state);
       const down = parts.filter(([, p]) => p.phase === 'left-down' || p.phase === 'stopped');
       if (down.length > 0)
         throw new Error(
@@ -149,7 +151,8 @@ async function untilServing(stateDir: string, pid: number, hups: number): Promis
 
 /**
  * Stops the supervisor first (so it restarts nothing of what follows), then the monitor API, pilots,
- * runner, broker and dynalite; leaves their data for the next `up`.
+ * runner, broker and dynalite, those that run (a LocalStack stack has no dynalite, an earlier `up` may have
+ * left one); leaves their data for the next `up`.
  */
 export async function down(s: StackConfig): Promise<string[]> {
   const stopped: string[] = [];

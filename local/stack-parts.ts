@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { brokerConnectHost, brokerDaemon, startBroker } from './activemq.ts';
 import { createTables, dynaliteDaemon, localDynamoClient, startDynalite } from './dynalite.ts';
 import { type Daemon, isAlive, portAccepts, startDaemon, waitFor } from './processes.ts';
-import { type StackConfig, stackEnvironment } from './stack.ts';
+import { type StackConfig, stackEnvironment, stackPartNames } from './stack.ts';
 import { loadOrCreateCredentials, projectRoot } from './state.ts';
 import type { Part } from './supervisor.ts';
 
@@ -40,9 +40,13 @@ export const tsNode = (entry: string, flags: readonly string[] = []): [string, s
  */
 const RUNNER_FLAGS = ['--max-old-space-size=192'];
 
-/** The parts of the stack as the supervisor starts and watches them (local/supervisor-main.ts). */
+/**
+ * The parts of the stack as the supervisor starts and watches them (local/supervisor-main.ts): those of
+ * `stackPartNames`, each needing only parts the stack has.
+ */
 export function stackParts(s: StackConfig): Part[] {
-  return [
+  const names = stackPartNames(s);
+  const all: Part[] = [
     {
       name: 'broker',
       daemon: brokerDaemon(s.stateDir),
@@ -90,6 +94,9 @@ export function stackParts(s: StackConfig): Part[] {
       healthy: () => portAccepts(s.apiPort),
     },
   ];
+  return all
+    .filter((p) => names.includes(p.name))
+    .map((p) => ({ ...p, needs: p.needs.filter((n) => names.includes(n)) }));
 }
 
 /** Starts the local Lambda runner; resolves with its pid once it said it is ready. */

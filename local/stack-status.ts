@@ -1,7 +1,8 @@
 import { brokerConnectHost, brokerDaemon, brokerPid } from './activemq.ts';
-import { dynaliteDaemon, dynalitePid, localDynamoClient } from './dynalite.ts';
+import { dynaliteDaemon, dynalitePid } from './dynalite.ts';
 import { type Daemon, portAccepts, readPid } from './processes.ts';
-import type { StackConfig } from './stack.ts';
+import { dynamodbEndpoint, type StackConfig, stackPartNames } from './stack.ts';
+import { stackDynamoClient } from './stack-dynamo.ts';
 import { apiDaemon, runnerDaemon } from './stack-parts.ts';
 import {
   type PartName,
@@ -26,27 +27,33 @@ export interface ServiceStatus {
   readonly message?: string;
 }
 
-/** Each part's health as seen from here, with what the supervisor says of it. */
+/**
+ * Whether the stack's DynamoDB answers with its tables. Bounded: a stopped (SIGSTOP) dynalite takes the
+ * connection but never answers.
+ */
+async function tablesAnswer(s: StackConfig): Promise<boolean> {
+  const client = stackDynamoClient(s, { requestTimeoutMs: 5_000, maxAttempts: 1 });
+  try {
+    const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+    const names = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+    return names.length > 0;
+  } catch {
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Whether the stack's DynamoDB answers: as its dynalite row says, or, when it is LocalStack's (no part of
+ * the stack, no row), asked here.
+ */
+export const dynamoAnswers = async (s: StackConfig, services: ServiceStatus[]): Promise<boolean> =>
+  services.find((r) => r.service === 'dynalite')?.healthy ?? (await tablesAnswer(s));
+
+/** Each of the stack's parts (`stackPartNames`): its health as seen from here, what its supervisor says. */
 export async function status(s: StackConfig): Promise<ServiceStatus[]> {
   const supervisor = readSupervisorState(s.stateDir);
-  const brokerP = brokerPid(s.stateDir);
-  const dynP = dynalitePid(s.stateDir);
-  const runP = readPid(runnerDaemon(s.stateDir));
-  const apiP = readPid(apiDaemon(s.stateDir));
-  const tablesOk = async () => {
-    if (dynP === undefined) return false;
-    // Bounded: a stopped (SIGSTOP) dynalite takes the connection but never answers.
-    const client = localDynamoClient(s.dynamodbPort, { requestTimeoutMs: 5_000, maxAttempts: 1 });
-    try {
-      const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
-      const names = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
-      return names.length > 0;
-    } catch {
-      return false;
-    } finally {
-      client.destroy();
-    }
-  };
   const listens = async (pid: number | undefined, port: number, host?: string) =>
     pid !== undefined && (await portAccepts(port, host));
   const part = (
@@ -71,24 +78,28 @@ export async function status(s: StackConfig): Promise<ServiceStatus[]> {
       }),
     };
   };
-  return [
-    part(
-      'broker',
-      brokerP,
-      brokerDaemon(s.stateDir),
-      await listens(brokerP, s.stompPort, brokerConnectHost(s.brokerHost)),
-      `stomp://${s.brokerHost}:${s.stompPort}`,
-    ),
-    part(
-      'dynalite',
-      dynP,
-      dynaliteDaemon(s.stateDir),
-      await tablesOk(),
-      `http://127.0.0.1:${s.dynamodbPort}`,
-    ),
-    part('runner', runP, runnerDaemon(s.stateDir), runP !== undefined),
-    part('api', apiP, apiDaemon(s.stateDir), await listens(apiP, s.apiPort), `http://127.0.0.1:${s.apiPort}`),
-  ];
+  const rows: Record<PartName, () => Promise<ServiceStatus>> = {
+    broker: async () => {
+      const pid = brokerPid(s.stateDir);
+      const healthy = await listens(pid, s.stompPort, brokerConnectHost(s.brokerHost));
+      return part('broker', pid, brokerDaemon(s.stateDir), healthy, `stomp://${s.brokerHost}:${s.stompPort}`);
+    },
+    dynalite: async () => {
+      const pid = dynalitePid(s.stateDir);
+      const healthy = pid !== undefined && (await tablesAnswer(s));
+      return part('dynalite', pid, dynaliteDaemon(s.stateDir), healthy, dynamodbEndpoint(s));
+    },
+    runner: async () => {
+      const pid = readPid(runnerDaemon(s.stateDir));
+      return part('runner', pid, runnerDaemon(s.stateDir), pid !== undefined);
+    },
+    api: async () => {
+      const pid = readPid(apiDaemon(s.stateDir));
+      const healthy = await listens(pid, s.apiPort);
+      return part('api', pid, apiDaemon(s.stateDir), healthy, `http://127.0.0.1:${s.apiPort}`);
+    },
+  };
+  return Promise.all(stackPartNames(s).map((n) => rows[n]()));
 }
 
 /** Where the handlers run, as `testbed status` shows it beside the parts. */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerConnectHost, checkBrokerHost, defaultBrokerHost } from './activemq.ts';
 import { credentialsFile, defaultStateDir } from './state.ts';
+import { type PartName, partNames } from './supervisor.ts';
 
 /** Where the LocalStack stack is whose functions handle the queues. */
 export interface LocalStackTarget {
@@ -107,13 +108,24 @@ export function recordStack(s: StackConfig): void {
   );
 }
 
+/**
+ * The parts the supervisor runs for this stack, in start order: all of them, but no dynalite when the
+ * stack's DynamoDB is LocalStack's. Whatever lists, waits on, restarts, reports or stops parts follows this.
+ */
+export const stackPartNames = (s: StackConfig): PartName[] =>
+  partNames.filter((n) => n !== 'dynalite' || s.localstack === undefined);
+
+/** The DynamoDB the runner, CLI and pilots read: dynalite's on loopback, or LocalStack's. */
+export const dynamodbEndpoint = (s: StackConfig): string =>
+  s.localstack?.dynamodbEndpoint ?? `http://127.0.0.1:${s.dynamodbPort}`;
+
 /** The environment handlers, pilots and the CLI use to reach the local stack (no secret in it: a file name). */
 export function stackEnvironment(s: StackConfig): Record<string, string> {
   return {
     TESTBED_STATE_DIR: s.stateDir,
     BROKER_URL: `stomp://${brokerConnectHost(s.brokerHost)}:${s.stompPort}`,
     BROKER_CREDENTIALS_FILE: credentialsFile(s.stateDir),
-    DYNAMODB_ENDPOINT: `http://127.0.0.1:${s.dynamodbPort}`,
+    DYNAMODB_ENDPOINT: dynamodbEndpoint(s),
     TABLE_PREFIX: 'testbed-',
     STF_STORE: join(s.stateDir, 'stf'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -121,7 +133,6 @@ export function stackEnvironment(s: StackConfig): Record<string, string> {
       TESTBED_LOCALSTACK_URL: s.localstack.url,
       TESTBED_LOCALSTACK_STACK: s.localstack.stackName,
       AWS_REGION: s.localstack.region,
-      DYNAMODB_ENDPOINT: s.localstack.dynamodbEndpoint,
     }),
   };
 }

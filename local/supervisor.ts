@@ -5,10 +5,12 @@ import { createLogger, type Logger } from '#log/logger.ts';
 import { type Daemon, exitStatus, isAlive, pidInFile, readPid, signal } from './processes.ts';
 
 // The local stack's supervisor: one small detached process that starts the parts of the stack (broker,
-// dynalite, runner, monitor API) or adopts those already running, watches them every second and starts
-// again, with back-off, one that died. A part that keeps dying is left down with a message naming its log.
-// `testbed status` and `testbed up` read what it sees from <state>/run/supervisor.json.
+// dynalite unless DynamoDB is LocalStack's, runner, monitor API) or adopts those already running, watches
+// them every second and starts again, with back-off, one that died. A part that keeps dying is left down
+// with a message naming its log. `testbed status` and `testbed up` read what it sees from
+// <state>/run/supervisor.json.
 
+/** Every part a stack may have, in start order; which a stack has is `stackPartNames` (local/stack.ts). */
 export const partNames = ['broker', 'dynalite', 'runner', 'api'] as const;
 export type PartName = (typeof partNames)[number];
 
@@ -63,7 +65,8 @@ export interface SupervisorState {
   updated_at: string;
   /** SIGHUPs handled (each starts the parts left down or stopped again): `testbed up` waits for its own. */
   hups: number;
-  readonly parts: Record<PartName, PartState>;
+  /** The parts it runs, those of the stack's mode only. */
+  readonly parts: Partial<Record<PartName, PartState>>;
 }
 
 /** How patient the supervisor is; the environment may change it (tests shorten the back-off). */
@@ -116,6 +119,13 @@ export function readSupervisorState(stateDir: string): SupervisorState | undefin
   }
 }
 
+/** The parts a supervisor runs, with their state, in start order. */
+export const supervisedParts = (state: SupervisorState): [PartName, PartState][] =>
+  partNames.flatMap((n) => {
+    const p = state.parts[n];
+    return p === undefined ? [] : [[n, p]];
+  });
+
 /**
  * Whether waiting for a part makes sense: undefined while the supervisor expects it back (it runs, starts,
  * or restarts), else the sentence saying why not (no supervisor: the stack is down; or it was left down).
@@ -124,6 +134,7 @@ export function whyNotComingBack(stateDir: string, part: PartName): string | und
   const state = readSupervisorState(stateDir);
   if (state === undefined) return 'the local stack is not up (no supervisor runs): testbed up';
   const p = state.parts[part];
+  if (p === undefined) return `${part} is not one of the local stack's parts`;
   if (p.phase === 'left-down' || p.phase === 'stopped') return p.message ?? `${part} is ${p.phase}`;
   return undefined;
 }
@@ -160,7 +171,7 @@ export async function supervise(
     started_at: new Date().toISOString(),
     updated_at: new Date().toISOString(),
     hups: 0,
-    parts: {} as Record<PartName, PartState>,
+    parts: {},
   };
   const tracked = new Map<PartName, Tracked>();
   for (const part of parts) {

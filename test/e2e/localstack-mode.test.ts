@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkflow } from '#config/workflow.ts';
+import { isAlive, portAccepts } from '#local/processes.ts';
 import { routes } from '#routes/route-table.ts';
 import { closeEnvironment } from '#runtime/env.ts';
 import { tables } from '#tables/definitions.ts';
@@ -9,7 +11,7 @@ import { outputKeys } from '../../lib/outputs.ts';
 import { testbed } from '../support/cli.ts';
 import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
 import { type LambdaEndpoint, startLambdaEndpoint } from '../support/lambda-endpoint.ts';
-import { stopTestStack, type TestStack, testStack } from '../support/local-stack.ts';
+import { pidIn, stopTestStack, type TestStack, testStack } from '../support/local-stack.ts';
 import { startTestS3, type TestS3 } from '../support/s3.ts';
 
 // The LocalStack stack's names (lib/localstack-stack.ts names its functions otherwise: the outputs tell).
@@ -115,17 +117,64 @@ describe('LocalStack mode, end to end against stand-ins', () => {
     expect(lambda.invocations.map((i) => i.functionName)).toContain(functionOf('slice-result'));
   }, 175_000);
 
+  it("runs no dynalite: the supervisor's parts are broker, runner and API, and dynalite's port is free", async () => {
+    // Act
+    const supervised = JSON.parse(readFileSync(join(s.stack.stateDir, 'run', 'supervisor.json'), 'utf8'));
+
+    // Assess
+    expect(Object.keys(supervised.parts)).toEqual(['broker', 'runner', 'api']);
+    expect(pidIn(join(s.stack.stateDir, 'run', 'dynalite.pid'))).toBeUndefined();
+    expect(await portAccepts(s.stack.dynamodbPort)).toBe(false);
+  });
+
   it('shows in testbed status that the handlers are in LocalStack, and what its health check answered', async () => {
     // Act
     const status = await testbed(['status', '--json'], s.env);
 
     // Assess
-    expect(JSON.parse(status.stdout).handlers).toEqual({
+    expect(status.code, status.stderr).toBe(0);
+    const shown = JSON.parse(status.stdout);
+    expect(shown.handlers).toEqual({
       mode: 'localstack',
       address: `LocalStack ${lambda.url} (stack ${stackName})`,
       healthy: false,
       // The stand-in has no health check: LocalStack's answers with its version and services.
       message: 'health answered HTTP 404',
     });
+    // No dynalite row: the parts that run, all healthy.
+    expect(shown.services.map((r: { service: string; healthy: boolean }) => [r.service, r.healthy])).toEqual([
+      ['broker', true],
+      ['runner', true],
+      ['api', true],
+    ]);
+    // The executions are read from LocalStack's DynamoDB (the stand-in), where the run was recorded.
+    expect(shown.executions.map((e: { status: string }) => e.status)).toEqual(['completed']);
+  }, 175_000);
+
+  it('says the stack is up in text, without a dynalite line', async () => {
+    // Act
+    const status = await testbed(['status'], s.env);
+
+    // Assess
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^handlers: LocalStack /m);
+    expect(status.stdout).not.toContain('dynalite');
+    expect(status.stdout).toContain('Latest executions');
+  }, 175_000);
+
+  it('stops with testbed down what runs, and leaves no process of the stack behind', async () => {
+    // Prepare
+    const run = join(s.stack.stateDir, 'run');
+    const pids = ['supervisor', 'broker', 'runner', 'api'].map((p) => pidIn(join(run, `${p}.pid`)));
+
+    // Act
+    const down = await testbed(['down'], s.env);
+
+    // Assess
+    expect(down.code, down.stderr).toBe(0);
+    // Pilots, if one still ends, are named between runner and broker; dynalite is not.
+    expect(down.stdout).toMatch(/^stopped: supervisor, api, runner(, pilot [^,]+)*, broker$/m);
+    expect(pids.every((pid) => pid !== undefined)).toBe(true);
+    expect(pids.filter((pid) => pid !== undefined && isAlive(pid))).toEqual([]);
   }, 175_000);
 });
