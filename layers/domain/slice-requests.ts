@@ -3,7 +3,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
-import { getAll } from './batches.ts';
+import { getAll, putAll } from './batches.ts';
 import { type DomainDeps, settleAll } from './deps.ts';
 
 /**
@@ -22,63 +22,109 @@ export interface SliceRequest {
   readonly reqId: string;
 }
 
-/** How far a request time moves when another slice of the run already holds it: past a whole STF's slices. */
+/**
+ * An STF's slices take request times in blocks of this many microseconds, aligned to multiples of it: each
+ * block is claimed by one conditional write (of the lookup item of its first slice), the block's other
+ * slices are then written unconditionally, in batches. So an STF of up to 8 slices costs one conditional
+ * write, not one per slice. A probe moves a whole STF by 1 ms (a multiple of the block).
+ */
+const BLOCK_MICROS = 8;
 const PROBE_STEP_MICROS = 1000;
 const MAX_PROBES = 64;
 
 const lookupKey = (runId: string, createdAt: string) => `slice:${runId}:${createdAt}`;
 
+/** The slices of one STF to request: slice ids 0 to n − 1, as planSlices numbers them. */
+export interface StfSlices {
+  readonly runId: string;
+  readonly filename: string;
+  /** When the STF was first sliced (its item's slices_requested_at): the request times follow it. */
+  readonly since: string;
+  readonly slices: readonly { sliceId: number; start: number; end: number }[];
+}
+
 /**
- * Gives each slice of an STF its request time, `since` plus its slice id in microseconds, or the first later
- * time no other slice of the run holds: a conditional write claims it, and a repeated request (a
- * redelivered stf_ready) finds its own claim again at the same time, so a slice sent twice is sent alike.
+ * Gives each slice of these STFs its request time: the block at or before `since` plus its slice id in
+ * microseconds, or the first block a millisecond later that no other STF of the run holds. A repeated
+ * request (a redelivered stf_ready) finds its own claims again at the same times, so a slice sent twice is
+ * sent alike. Returns each STF's requests, in the order given.
  */
-export async function requestSlices(
-  deps: DomainDeps,
-  runId: string,
-  filename: string,
-  since: string,
-  slices: readonly { sliceId: number; start: number; end: number }[],
-): Promise<SliceRequest[]> {
-  const base = toEpochMicros(since);
-  const doc = documents(deps.db);
-  return settleAll(
-    slices.map(async ({ sliceId, start, end }) => {
-      for (let probe = 0; probe < MAX_PROBES; probe++) {
-        const createdAt = fromEpochMicros(base + sliceId + probe * PROBE_STEP_MICROS);
-        const reqId = requestId(runId, filename, sliceId, createdAt);
-        try {
-          await doc.send(
-            new PutCommand({
-              TableName: deps.tableNames.lookups,
-              Item: {
-                lookup: lookupKey(runId, createdAt),
-                run_id: runId,
-                filename,
-                slice_id: sliceId,
-                start,
-                end,
-                req_id: reqId,
-              },
-              ConditionExpression: 'attribute_not_exists(#lookup) OR (#filename = :f AND #slice_id = :s)',
-              ExpressionAttributeNames: {
-                '#lookup': 'lookup',
-                '#filename': 'filename',
-                '#slice_id': 'slice_id',
-              },
-              ExpressionAttributeValues: { ':f': filename, ':s': sliceId },
-            }),
-          );
-          return { filename, sliceId, start, end, createdAt, reqId };
-        } catch (error) {
-          if (!isConditionFailed(error)) throw error;
-        }
-      }
-      throw new Error(
-        `${filename} slice ${sliceId}: no free request time within ${MAX_PROBES} ms of ${since}`,
-      );
-    }),
+export async function requestSlices(deps: DomainDeps, stfs: readonly StfSlices[]): Promise<SliceRequest[][]> {
+  const requests = await settleAll(stfs.map((stf) => claimBlocks(deps, stf)));
+  // The claims hold every block: the rest of each block's slices cannot meet another STF's. By key, as a
+  // batch may hold an STF twice, and a batch write refuses a key twice.
+  const rest = new Map(
+    stfs.flatMap((stf, i) =>
+      (requests[i] ?? [])
+        .filter((r) => r.sliceId % BLOCK_MICROS !== 0)
+        .map(
+          (r) =>
+            [lookupKey(stf.runId, r.createdAt), { PutRequest: { Item: lookupItem(r, stf.runId) } }] as const,
+        ),
+    ),
   );
+  await putAll(deps, deps.tableNames.lookups, [...rest.values()]);
+  return requests;
+}
+
+function lookupItem(r: SliceRequest, runId: string) {
+  return {
+    lookup: lookupKey(runId, r.createdAt),
+    run_id: runId,
+    filename: r.filename,
+    slice_id: r.sliceId,
+    start: r.start,
+    end: r.end,
+    req_id: r.reqId,
+  };
+}
+
+/** Claims the STF's blocks of request times (one conditional write each); its requests at those times. */
+async function claimBlocks(deps: DomainDeps, stf: StfSlices): Promise<SliceRequest[]> {
+  const { runId, filename, since, slices } = stf;
+  const ids = slices.map((s) => s.sliceId);
+  if (ids.some((id, i) => id !== i))
+    throw new Error(`${filename}: slice ids must run from 0 without gaps, got ${ids.join(', ')}`);
+  const base = Math.floor(toEpochMicros(since) / BLOCK_MICROS) * BLOCK_MICROS;
+  const doc = documents(deps.db);
+  for (let probe = 0; probe < MAX_PROBES; probe++) {
+    const requests = slices.map(({ sliceId, start, end }) => {
+      const createdAt = fromEpochMicros(base + probe * PROBE_STEP_MICROS + sliceId);
+      return {
+        filename,
+        sliceId,
+        start,
+        end,
+        createdAt,
+        reqId: requestId(runId, filename, sliceId, createdAt),
+      };
+    });
+    let claimed = true;
+    // In order, so that a redelivered request meets the same claims as the first one did.
+    for (const first of requests.filter((r) => r.sliceId % BLOCK_MICROS === 0)) {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: deps.tableNames.lookups,
+            Item: lookupItem(first, runId),
+            ConditionExpression: 'attribute_not_exists(#lookup) OR (#filename = :f AND #slice_id = :s)',
+            ExpressionAttributeNames: {
+              '#lookup': 'lookup',
+              '#filename': 'filename',
+              '#slice_id': 'slice_id',
+            },
+            ExpressionAttributeValues: { ':f': filename, ':s': first.sliceId },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+        claimed = false;
+        break;
+      }
+    }
+    if (claimed) return requests;
+  }
+  throw new Error(`${filename}: no free request times within ${MAX_PROBES} ms of ${since}`);
 }
 
 /** The requests of a run recorded at these times (strongly consistent), by time. */

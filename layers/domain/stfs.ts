@@ -20,7 +20,7 @@ import {
   send,
   settleAll,
 } from './deps.ts';
-import { requestSlices } from './slice-requests.ts';
+import { requestSlices, type SliceRequest } from './slice-requests.ts';
 
 export const DATA_HANDLER = 'data-handler';
 export const PROCESSING_HANDLER = 'processing-handler';
@@ -85,7 +85,8 @@ async function registerStf(
   const at = now(deps);
   // The slicing is recorded here too when its size is known, so that stf_ready need not write the STF
   // item again: one write per STF. The first slicing recorded holds, whichever handler came first.
-  const slicing = knownSlicing(c, config);
+  const slicesPerStf = slicesPerStfOf(c, config);
+  const slicing = slicesPerStf === undefined ? undefined : slicingOf(c, slicesPerStf);
   const stf = await updateStf(
     deps,
     runId,
@@ -117,20 +118,12 @@ async function registerStf(
   await send(deps, destinations.epic, makeMessage('stf_ready', runId, content, opts));
 }
 
-/**
- * How many slices an STF makes and of how many TFs: as the message says, else the run's config, else (only
- * when `orDefault`) the default. Undefined when not known.
- */
-function knownSlicing(
-  c: StfMessage['content'],
-  config: RunConfig | undefined,
-  orDefault = false,
-): { sliceCount: number; tfCount: number } | undefined {
-  const slicesPerStf =
-    positive(c.slices_per_stf) ??
-    positive(config?.slices_per_stf) ??
-    (orDefault ? DEFAULT_SLICES_PER_STF : undefined);
-  if (slicesPerStf === undefined) return undefined;
+/** Slices per STF as the message says, else as the run's config says; undefined when neither does. */
+const slicesPerStfOf = (c: StfMessage['content'], config: RunConfig | undefined) =>
+  positive(c.slices_per_stf) ?? positive(config?.slices_per_stf);
+
+/** How many slices an STF makes, and of how many TFs (as the message says, else one per slice). */
+function slicingOf(c: StfMessage['content'], slicesPerStf: number) {
   const tfCount = positive(c.tf_count) ?? slicesPerStf;
   return { sliceCount: Math.min(slicesPerStf, tfCount), tfCount };
 }
@@ -164,7 +157,21 @@ export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDe
       }),
     ),
   );
-  await settleAll(cuts.map((cut) => sliceStf(cut, runs.get(cut.msg.run_id), deps)));
+  const toQueue = await settleAll(cuts.map((cut) => slicesToQueue(cut, runs.get(cut.msg.run_id), deps)));
+  const queued = toQueue.filter((q) => q !== undefined);
+  // The request times of the whole batch's slices at once: their lookup items are written in batches.
+  const requests = await requestSlices(
+    deps,
+    queued.map(({ cut, ranges }) => ({
+      runId: cut.msg.run_id,
+      filename: cut.msg.content.filename,
+      since: cut.stf.slices_requested_at as string,
+      slices: ranges,
+    })),
+  );
+  await settleAll(
+    queued.map(({ cut }, i) => queueSlices(cut, runs.get(cut.msg.run_id), requests[i] ?? [], deps)),
+  );
 }
 
 interface Slicing {
@@ -184,10 +191,7 @@ async function recordSlicing(
   deps: DomainDeps,
 ): Promise<Slicing> {
   const c = msg.content;
-  const { sliceCount, tfCount } = knownSlicing(c, run?.config, true) as {
-    sliceCount: number;
-    tfCount: number;
-  };
+  const { sliceCount, tfCount } = slicingOf(c, slicesPerStfOf(c, run?.config) ?? DEFAULT_SLICES_PER_STF);
   const sequence = await stfSequence(deps, msg.run_id, c.filename, c.sequence, read?.sequence);
   const description: Record<string, unknown> = describe(msg);
   const whole =
@@ -209,7 +213,17 @@ async function recordSlicing(
   return { msg, stf, sequence, tfCount };
 }
 
-async function sliceStf(cut: Slicing, run: RunRecord | undefined, deps: DomainDeps): Promise<void> {
+type SliceRange = { sliceId: number; start: number; end: number };
+
+/**
+ * The slices to queue for an STF, or none: refused if its TFs cannot make the slices recorded, completed if
+ * every slice has a result, left if the STF or its run is done.
+ */
+async function slicesToQueue(
+  cut: Slicing,
+  run: RunRecord | undefined,
+  deps: DomainDeps,
+): Promise<{ cut: Slicing; ranges: SliceRange[] } | undefined> {
   const { msg, stf, sequence, tfCount } = cut;
   const c = msg.content;
   const runId = msg.run_id;
@@ -217,23 +231,35 @@ async function sliceStf(cut: Slicing, run: RunRecord | undefined, deps: DomainDe
   const plan = planSlices(stf.tf_count ?? tfCount, sliceCount);
   if (plan.length !== sliceCount) {
     const reason = `stf_ready: ${stf.tf_count} TFs cannot make the ${sliceCount} slices recorded for ${c.filename}`;
-    return refuse(deps, msg, reason);
+    await refuse(deps, msg, reason);
+    return undefined;
   }
   // Results may have come first (an upstream stf_ready, or a replay): then this completes the STF.
   if ((stf.done_slices?.size ?? 0) >= sliceCount) {
     await completeStf(deps, runId, c.filename, sequence, stf.completed === true);
-    return;
+    return undefined;
   }
   if (stf.completed === true || run?.completion === 'completed') {
     deps.log.info('stf_ready for an STF already processed: no slices queued', { run_id: runId, sequence });
-    return;
+    return undefined;
   }
+  // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
+  return { cut, ranges: plan.map((r) => ({ sliceId: r.sliceId, start: r.start, end: r.end - 1 })) };
+}
+
+/** Queues one `slice` message per slice requested, on the run's slice queue. */
+async function queueSlices(
+  cut: Slicing,
+  run: RunRecord | undefined,
+  requests: readonly SliceRequest[],
+  deps: DomainDeps,
+): Promise<void> {
+  const { msg, stf, sequence } = cut;
+  const c = msg.content;
+  const runId = msg.run_id;
   const namespace = msg.namespace ?? run?.namespace;
   // The message says first: stf_ready may be handled before run_imminent has recorded the run's config.
   const queue = sliceQueueOf(c.slice_queue) ?? run?.config?.slice_queue ?? 'shared';
-  // Slice and TF ranges travel inclusive (start 0, end 1 = two TFs), as upstream sends them.
-  const ranges = plan.map((r) => ({ sliceId: r.sliceId, start: r.start, end: r.end - 1 }));
-  const requests = await requestSlices(deps, runId, c.filename, stf.slices_requested_at as string, ranges);
   // Upstream's whole slice content, so that upstream's transformer can take it, then what we add.
   const common = {
     run_id: runId,
@@ -267,7 +293,7 @@ async function sliceStf(cut: Slicing, run: RunRecord | undefined, deps: DomainDe
       return send(deps, sliceDestination(runId, queue), makeMessage('slice', runId, content, opts));
     }),
   );
-  deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: plan.length });
+  deps.log.info('STF sliced', { run_id: runId, filename: c.filename, slices: requests.length });
 }
 
 /** The messages that can be used; the others are refused (parked with the reason). */
