@@ -20,7 +20,7 @@ export function stackOptions(cmd: Command): Command {
         .argParser(port),
     )
     .addOption(
-      new Option('--dynamodb-port <port>', 'dynalite port (default 4567)')
+      new Option('--dynamodb-port <port>', 'dynalite port (default 4567; no dynalite with --localstack)')
         .env('TESTBED_DYNAMODB_PORT')
         .argParser(port),
     )
@@ -42,7 +42,7 @@ Environment:
   TESTBED_STATE_DIR               state folder of the local stack (default .testbed in the project)
   TESTBED_STOMP_PORT              broker STOMP port (default 61613)
   TESTBED_BROKER_HOST             at testbed up: IPv4 address the broker's STOMP listens on (default 127.0.0.1)
-  TESTBED_DYNAMODB_PORT           dynalite port (default 4567)
+  TESTBED_DYNAMODB_PORT           dynalite port (default 4567; no dynalite with --localstack)
   TESTBED_API_PORT                monitor API and dashboard port (default 8642)
   SWF_TESTBED_CONFIG              a TOML file overriding the workflow's keys (testbed run)
   SWF_USER                        the user a run is started as (default $USER)
