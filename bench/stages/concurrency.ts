@@ -10,6 +10,8 @@ import { median, quantile, repeat, sleep } from '../lib/stats.ts';
 /** One row of `concurrent_runs` in bench/results.json. */
 export interface ConcurrentRunsRow {
   readonly runs: number;
+  /** The same number of transformers in all in every row: 8 ÷ runs each. */
+  readonly transformers_per_run: number;
   /** Slices/s of all the runs together, over the middle 80 % of their results. */
   readonly aggregate_slices_per_s: number;
   /** ÷ the same figure for one run alone, on the same kind of slice queue. */
@@ -39,7 +41,17 @@ export interface ConcurrencyResult {
 
 /** Runs side by side, each in its own namespace with its own transformers. */
 const RUN_COUNTS = [1, 2, 4, 8] as const;
+/**
+ * Transformers of all the runs together, in every row, so that a row differs from the run alone only in
+ * how many runs share the stack. On a machine of few cores each transformer process added costs every
+ * process more CPU per slice, whichever run it serves: that is the machine's size, not a run's neighbours,
+ * and row 9g measures it apart.
+ */
+const TRANSFORMERS_IN_ALL = 8;
+/** The transformers of each run in the starvation figure, and the smaller team of 9g. */
 const TRANSFORMERS_PER_RUN = 2;
+/** 9g's larger team: as many transformers as 8 runs of TRANSFORMERS_PER_RUN. */
+const MANY_TRANSFORMERS = 16;
 
 interface Measured {
   readonly aggregate: number;
@@ -107,13 +119,14 @@ async function concurrencyRows(
   const total = 4_000;
   const measured: { count: number; reps: Measured[] }[] = [];
   for (const count of RUN_COUNTS) {
+    const perRun = TRANSFORMERS_IN_ALL / count;
     say(
-      `concurrency: ${count} run(s) at once, ${TRANSFORMERS_PER_RUN} transformers each, ${counted(n(total))} slices in all (slice queue: ${queue})`,
+      `concurrency: ${count} run(s) at once, ${perRun} transformer(s) each, ${counted(n(total))} slices in all (slice queue: ${queue})`,
     );
     const teams = Array.from({ length: count }, (_, i) =>
       runs.team('concurrent-transformers', {
         queue,
-        transformers: TRANSFORMERS_PER_RUN,
+        transformers: perRun,
         namespace: `bench-c${i + 1}`,
       }),
     );
@@ -132,6 +145,7 @@ async function concurrencyRows(
     const aggregate = median(reps.map((r) => r.aggregate));
     return {
       runs: count,
+      transformers_per_run: TRANSFORMERS_IN_ALL / count,
       aggregate_slices_per_s: Math.round(aggregate),
       ratio_to_alone: Number((aggregate / alone).toFixed(3)),
       broker_cpu_us_per_slice: Math.round(median(reps.map((r) => r.cpu.broker ?? 0))),
@@ -142,6 +156,30 @@ async function concurrencyRows(
     measured.map(({ count, reps }) => [`${count} run(s), ${queue} queue`, medianCpu(reps.map((r) => r.cpu))]),
   );
   return { rows, cpu };
+}
+
+/**
+ * One run's aggregate with MANY_TRANSFORMERS ÷ with TRANSFORMERS_PER_RUN, on its own queue: what more
+ * processes cost on this machine, with no second run at all.
+ */
+async function processCount(runs: StackRuns): Promise<number[]> {
+  const total = n(4_000);
+  const rates: Record<number, number[]> = {};
+  for (const transformers of [TRANSFORMERS_PER_RUN, MANY_TRANSFORMERS]) {
+    say(`processes: one run, ${transformers} transformers, ${counted(total)} slices`);
+    const team = runs.team('process-count-transformers', { transformers, namespace: 'bench-processes' });
+    try {
+      await sleep(1_500);
+      const sequence = { next: 1 };
+      await runTogether(runs, [team], n(total / 4), sequence);
+      const reps = await repeat(REPS, () => runTogether(runs, [team], total, sequence));
+      rates[transformers] = reps.map((r) => r.aggregate);
+    } finally {
+      await Promise.all(team.transformers.map((p) => p.stop()));
+    }
+  }
+  const few = median(rates[TRANSFORMERS_PER_RUN] ?? []);
+  return (rates[MANY_TRANSFORMERS] ?? []).map((r) => r / few);
 }
 
 /** ms from a slice published to its first slice_result on the results topic. */
@@ -210,6 +248,7 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
   const shared = await concurrencyRows(runs, 'shared');
   const starvedOwn = await starvation(runs, 'run');
   const starvedShared = await starvation(runs, 'shared');
+  const manyProcesses = await processCount(runs);
   const eight = own.rows.at(-1) as ConcurrentRunsRow;
   const eightShared = shared.rows.at(-1) as ConcurrentRunsRow;
   const brokerGrowth = (rows: readonly ConcurrentRunsRow[]) =>
@@ -217,7 +256,7 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
   const figures = [
     figure({
       id: '9a',
-      figure: '8 runs at once, each on its own slice queue: aggregate ÷ one run alone',
+      figure: '8 runs × 1 transformer at once, own slice queues: aggregate ÷ 1 run × 8 transformers',
       unit: 'ratio',
       runs: [],
       value: eight.ratio_to_alone,
@@ -225,7 +264,7 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
     }),
     figure({
       id: '9b',
-      figure: '8 runs at once, each on its own slice queue: broker CPU per slice ÷ one run alone',
+      figure: 'the same: broker CPU per slice ÷ 1 run × 8 transformers',
       unit: 'ratio',
       runs: [],
       value: brokerGrowth(own.rows),
@@ -233,14 +272,14 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
     }),
     figure({
       id: '9c',
-      figure: '8 runs at once on the shared slice queue: aggregate ÷ one run alone',
+      figure: '8 runs × 1 transformer on the shared slice queue: aggregate ÷ 1 run × 8',
       unit: 'ratio',
       runs: [],
       value: eightShared.ratio_to_alone,
     }),
     figure({
       id: '9d',
-      figure: '8 runs at once on the shared slice queue: broker CPU per slice ÷ one run alone',
+      figure: 'the same: broker CPU per slice ÷ 1 run × 8',
       unit: 'ratio',
       runs: [],
       value: brokerGrowth(shared.rows),
@@ -253,6 +292,12 @@ export async function concurrencyStage(runs: StackRuns): Promise<ConcurrencyResu
       goal: atMost(1_000),
     }),
     figure({ id: '9f', figure: 'the same on the shared slice queue', unit: 'ms', runs: starvedShared }),
+    figure({
+      id: '9g',
+      figure: `one run, ${MANY_TRANSFORMERS} transformers ÷ ${TRANSFORMERS_PER_RUN} (more processes, no other run)`,
+      unit: 'ratio',
+      runs: manyProcesses,
+    }),
   ];
   return {
     figures,

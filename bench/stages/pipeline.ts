@@ -4,7 +4,7 @@ import { atLeast, atMost, type Figure, figure } from '../lib/figures.ts';
 import { publishBurst } from '../lib/pipeline.ts';
 import { counted, layout, n, namespace, nowMicros, REPS, say } from '../lib/settings.ts';
 import type { StackRuns } from '../lib/stack-runs.ts';
-import { median, quantile, repeat, sleep } from '../lib/stats.ts';
+import { quantile, repeat, sleep } from '../lib/stats.ts';
 
 export interface PipelineResult {
   /** 3a, 3b, 3a/1a (with the raw broker's rate), 3c, 3c/3a. */
@@ -98,10 +98,9 @@ export async function pipelineStage(runs: StackRuns, rawPrefetch1?: number): Pro
   // Beside the idle transformers of a second run: on the shared queue each run's transformers select their
   // slices, and the broker scans its paged-in slices (up to maxPageSize) for consumers that take none of
   // them; on a queue of its own (as the testbed's runs queue them) it does not.
-  const beside = await besideAnotherRun(runs, 'run');
-  const besideShared = await besideAnotherRun(runs, 'shared');
-  const besideRates = beside.map((r) => r.sustained);
-  const sharedRates = besideShared.map((r) => r.sustained);
+  const { paired, alone5k } = await besideAnotherRun(runs);
+  const besideRates = paired.map((r) => r.own.sustained);
+  const sharedRates = paired.map((r) => r.shared.sustained);
   figures.push(
     figure({
       id: '3c',
@@ -111,9 +110,9 @@ export async function pipelineStage(runs: StackRuns, rawPrefetch1?: number): Pro
     }),
     figure({
       id: '3c/3a',
-      figure: 'beside another run ÷ alone',
+      figure: `beside another run ÷ alone (${counted(n(5_000))} slices each, measured in turn)`,
       unit: 'ratio',
-      runs: besideRates.map((r) => r / median(sustained)),
+      runs: paired.map((r) => r.own.sustained / r.alone.sustained),
       goal: atLeast(0.9),
     }),
     figure({
@@ -124,10 +123,13 @@ export async function pipelineStage(runs: StackRuns, rawPrefetch1?: number): Pro
     }),
     figure({
       id: '3d/3a',
-      figure: 'shared queue beside another run ÷ alone',
+      figure: 'shared queue beside another run ÷ alone (measured in turn)',
       unit: 'ratio',
-      runs: sharedRates.map((r) => r / median(sustained)),
+      runs: paired.map((r) => r.shared.sustained / r.alone.sustained),
     }),
+  );
+  say(
+    `pipeline alone, ${counted(n(5_000))} slices (the reference of 3c and 3d): ${alone5k.map(Math.round).join(' / ')} slices/s`,
   );
 
   const rss = alone.at(-1)?.rssMb ?? [];
@@ -142,20 +144,49 @@ export async function pipelineStage(runs: StackRuns, rawPrefetch1?: number): Pro
       goal: atMost(100),
     }),
     cpuPerSlice: medianCpu(alone.map((r) => r.cpu)),
-    cpuPerSliceBesideAnotherRun: medianCpu(beside.map((r) => r.cpu)),
-    cpuPerSliceBesideAnotherRunShared: medianCpu(besideShared.map((r) => r.cpu)),
+    cpuPerSliceBesideAnotherRun: medianCpu(paired.map((r) => r.own.cpu)),
+    cpuPerSliceBesideAnotherRunShared: medianCpu(paired.map((r) => r.shared.cpu)),
     recorded: alone.map((r) => r.recorded),
   };
 }
 
-/** Pipeline runs of 5,000 slices while 4 transformers of another run wait, both runs on `queue`. */
-async function besideAnotherRun(runs: StackRuns, queue: SliceQueue): Promise<PipelineRun[]> {
-  say(`pipeline beside another run: 4 idle transformers of a second run wait (slice queue: ${queue})`);
-  const idle = runs.otherRun('idle-transformers', { queue });
-  try {
-    await sleep(2_000);
-    return await repeat(REPS, () => pipelineRun(runs, n(5_000), queue));
-  } finally {
-    await Promise.all(idle.map((t) => t.stop()));
-  }
+/** One repetition of 3c and 3d with the run alone that they are divided by, all of one size. */
+interface BesidePair {
+  readonly alone: PipelineRun;
+  readonly own: PipelineRun;
+  readonly shared: PipelineRun;
+}
+
+/**
+ * Pipeline runs of 5,000 slices: alone, then while 4 transformers of another run wait on their own queue,
+ * then on the shared queue, in turn within each repetition. The run alone is measured at the same size and
+ * beside the others in time: a run of fewer slices spends more of itself in its transformers' warm-up, and
+ * the stack slows as its tables fill, so a ratio to 3a (20,000 slices, measured earlier) reads low.
+ */
+async function besideAnotherRun(runs: StackRuns): Promise<{ paired: BesidePair[]; alone5k: number[] }> {
+  say(
+    'pipeline beside another run: alone, then beside 4 idle transformers of a second run (own, shared queue)',
+  );
+  const besideIdle = async (queue: SliceQueue) => {
+    const idle = runs.otherRun('idle-transformers', { queue });
+    try {
+      await sleep(2_000);
+      return await pipelineRun(runs, n(5_000), queue);
+    } finally {
+      await Promise.all(idle.map((t) => t.stop()));
+    }
+  };
+  const kinds = {
+    alone: () => pipelineRun(runs, n(5_000)),
+    own: () => besideIdle('run'),
+    shared: () => besideIdle('shared'),
+  };
+  // Every other repetition in the reverse order, so that neither side always goes first.
+  const paired = await repeat(REPS, async (i) => {
+    const order = i % 2 === 0 ? (['alone', 'own', 'shared'] as const) : (['shared', 'own', 'alone'] as const);
+    const out: Partial<Record<keyof typeof kinds, PipelineRun>> = {};
+    for (const kind of order) out[kind] = await kinds[kind]();
+    return out as BesidePair;
+  });
+  return { paired, alone5k: paired.map((r) => r.alone.sustained) };
 }

@@ -83,7 +83,9 @@ export function sharedBrokerElements(table: readonly Route[] = routes): string {
             </deadLetterStrategy>
           </policyEntry>
           <!-- Each run's own slice queue: no selector, so the default page; one dead-letter queue for all of
-               them; removed once a run has left it empty and unread for ten minutes. -->
+               them; removed once a run has left it empty and unread for ten minutes (the same two attributes,
+               with the broker's schedulePeriodForDestinationPurge, are in the configuration Amazon MQ itself
+               creates by default, so Amazon MQ permits them). -->
           <policyEntry queue="${runSliceQueuePrefix}.&gt;" producerFlowControl="false" optimizedDispatch="true" gcInactiveDestinations="true" inactiveTimoutBeforeGC="600000">
             <deadLetterStrategy>
               <sharedDeadLetterStrategy processExpired="false">
