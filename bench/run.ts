@@ -91,8 +91,7 @@ async function onTheStack(): Promise<OnTheStack> {
       const pipeline = runs('pipeline') ? await pipelineStage(session, bare.raw?.prefetch1) : undefined;
       const delays = runs('delays') ? await delaysStage(session) : undefined;
       const first = runs('first-result') ? await firstResultStage(up.stack, session.publisher) : undefined;
-      const sustained = pipeline?.figures.find((f) => f.id === '3a')?.median;
-      const fast = runs('fast-run') ? await fastRunStage(up.stack, session, sustained) : undefined;
+      const fast = runs('fast-run') ? await fastRunStage(up.stack, session) : undefined;
       const concurrency = runs('concurrency') ? await concurrencyStage(session) : undefined;
       return { up, runnerPid, pipeline, delays, first, fast, concurrency };
     } finally {
