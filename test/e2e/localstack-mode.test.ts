@@ -17,6 +17,19 @@ import { startTestS3, type TestS3 } from '../support/s3.ts';
 // The LocalStack stack's names (lib/localstack-stack.ts names its functions otherwise: the outputs tell).
 const stackName = 'SwfTestbedLocal';
 const functionOf = (handler: string) => `SwfTestbedLocal-${handler}`;
+/** The run of both stacks: 3 STFs at once, one pilot. */
+const RUN_ARGS = ['--no-realtime', '--stf-count', '3', '--physics-period-count', '1', '--workers', '1'];
+
+/**
+ * A summary's counts: STF files, slices, pilots, and the messages recorded by type, bar heartbeats (one per
+ * pilot every 5 s: their number follows the run's length, not its work).
+ */
+function summaryCounts(summary: string): string[] {
+  return summary
+    .split('\n')
+    .filter((line) => /STF files:|Slices:|── (?!transformer_heartbeat)[a-z_]+: \d+$/.test(line))
+    .map((line) => line.replace(/^[\s│├└─]+/, ''));
+}
 
 /**
  * `testbed up --localstack` and `testbed run --target aws` as with LocalStack, against stand-ins for its
@@ -31,8 +44,17 @@ describe('LocalStack mode, end to end against stand-ins', () => {
   let lambda: LambdaEndpoint;
   let awsEnv: Record<string, string>;
   const savedEnv: Record<string, string | undefined> = {};
+  /** The summary of the same run on the embedded stack, before the LocalStack environment is set. */
+  let embeddedSummary: string;
 
   beforeAll(async () => {
+    const embedded = await testStack('localstack-e2e-embedded-');
+    try {
+      embeddedSummary = (await testbed(['run', 'prompt_processing', ...RUN_ARGS], embedded.env, 110_000))
+        .stdout;
+    } finally {
+      await stopTestStack(embedded);
+    }
     s = await testStack('localstack-e2e-');
     // The local runtime's table names (testbed-<name>), as the LocalStack stack names its tables.
     [dynamo, s3] = await Promise.all([startTestDynamo('testbed-'), startTestS3()]);
@@ -63,7 +85,7 @@ describe('LocalStack mode, end to end against stand-ins', () => {
     };
     for (const key of Object.keys(functionEnv)) savedEnv[key] = process.env[key];
     Object.assign(process.env, functionEnv);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     // The functions' broker connection, in this process, before the broker goes.
@@ -83,21 +105,7 @@ describe('LocalStack mode, end to end against stand-ins', () => {
 
     // Act
     const run = await testbed(
-      [
-        'run',
-        'prompt_processing',
-        '--target',
-        'aws',
-        '--stack',
-        stackName,
-        '--no-realtime',
-        '--stf-count',
-        '3',
-        '--physics-period-count',
-        '1',
-        '--workers',
-        '1',
-      ],
+      ['run', 'prompt_processing', '--target', 'aws', '--stack', stackName, ...RUN_ARGS],
       { ...s.env, ...awsEnv },
       170_000,
     );
@@ -107,6 +115,9 @@ describe('LocalStack mode, end to end against stand-ins', () => {
     // The embedded stack's counts for the same workflow: every slice of the 3 STFs done, none failed.
     const expected = 3 * loadWorkflow('prompt_processing').promptProcessing.slices_per_stf;
     expect(run.stdout).toContain(`Slices: ${expected} done, 0 failed, of ${expected}`);
+    // The same counts as the same run on the embedded stack.
+    expect(summaryCounts(embeddedSummary)).toContain(`Slices: ${expected} done, 0 failed, of ${expected}`);
+    expect(summaryCounts(run.stdout)).toEqual(summaryCounts(embeddedSummary));
     // The STFs are in the bucket, not in the embedded stack's folder: the pilots read them from S3.
     const listed = await new S3Client({ forcePathStyle: true }).send(
       new ListObjectsV2Command({ Bucket: s3.bucket }),
