@@ -3,14 +3,14 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
 import { isConditionFailed } from '#tables/conditions.ts';
 import { documents } from '#tables/documents.ts';
-import { getAll, putAll } from './batches.ts';
+import { getAll } from './batches.ts';
 import { type DomainDeps, settleAll } from './deps.ts';
 
 /**
- * A slice as requested: the `created_at` it travels with, unique within its run, and its `req_id`. Both are
- * recorded before the slice is sent, because upstream's transformer reports a failed slice by nothing but
- * `requested_at` (the slice's `created_at`, copied as received): this record is how such a result finds
- * its slice.
+ * A slice as requested: the `created_at` it travels with, unique within its run, and its `req_id` (which
+ * follows from the slice and its `created_at`). The slice is recorded at its time before it is sent,
+ * because upstream's transformer reports a failed slice by nothing but `requested_at` (the slice's
+ * `created_at`, copied as received): this record is how such a result finds its slice.
  */
 export interface SliceRequest {
   readonly filename: string;
@@ -24,9 +24,9 @@ export interface SliceRequest {
 
 /**
  * An STF's slices take request times in blocks of this many microseconds, aligned to multiples of it: each
- * block is claimed by one conditional write (of the lookup item of its first slice), the block's other
- * slices are then written unconditionally, in batches. So an STF of up to 8 slices costs one conditional
- * write, not one per slice. A probe moves a whole STF by 1 ms (a multiple of the block).
+ * block is one lookup item, at the time of its first slice, written by one conditional write that both
+ * claims the block and records its slices. So an STF of up to 8 slices costs one write, not one per slice.
+ * A probe moves a whole STF by 1 ms (a multiple of the block).
  */
 const BLOCK_MICROS = 8;
 const PROBE_STEP_MICROS = 1000;
@@ -49,33 +49,19 @@ export interface StfSlices {
  * request (a redelivered stf_ready) finds its own claims again at the same times, so a slice sent twice is
  * sent alike. Returns each STF's requests, in the order given.
  */
-export async function requestSlices(deps: DomainDeps, stfs: readonly StfSlices[]): Promise<SliceRequest[][]> {
-  const requests = await settleAll(stfs.map((stf) => claimBlocks(deps, stf)));
-  // The claims hold every block: the rest of each block's slices cannot meet another STF's. By key, as a
-  // batch may hold an STF twice, and a batch write refuses a key twice.
-  const rest = new Map(
-    stfs.flatMap((stf, i) =>
-      (requests[i] ?? [])
-        .filter((r) => r.sliceId % BLOCK_MICROS !== 0)
-        .map(
-          (r) =>
-            [lookupKey(stf.runId, r.createdAt), { PutRequest: { Item: lookupItem(r, stf.runId) } }] as const,
-        ),
-    ),
-  );
-  await putAll(deps, deps.tableNames.lookups, [...rest.values()]);
-  return requests;
+export function requestSlices(deps: DomainDeps, stfs: readonly StfSlices[]): Promise<SliceRequest[][]> {
+  return settleAll(stfs.map((stf) => claimBlocks(deps, stf)));
 }
 
-function lookupItem(r: SliceRequest, runId: string) {
+/** A block's lookup item: its slices in order, the first of them (`slice_id`) the one at the key's time. */
+function blockItem(runId: string, block: readonly SliceRequest[]) {
+  const [first] = block as [SliceRequest];
   return {
-    lookup: lookupKey(runId, r.createdAt),
+    lookup: lookupKey(runId, first.createdAt),
     run_id: runId,
-    filename: r.filename,
-    slice_id: r.sliceId,
-    start: r.start,
-    end: r.end,
-    req_id: r.reqId,
+    filename: first.filename,
+    slice_id: first.sliceId,
+    slices: block.map(({ sliceId, start, end }) => ({ slice_id: sliceId, start, end })),
   };
 }
 
@@ -101,19 +87,20 @@ async function claimBlocks(deps: DomainDeps, stf: StfSlices): Promise<SliceReque
     });
     let claimed = true;
     // In order, so that a redelivered request meets the same claims as the first one did.
-    for (const first of requests.filter((r) => r.sliceId % BLOCK_MICROS === 0)) {
+    for (let i = 0; i < requests.length; i += BLOCK_MICROS) {
+      const block = requests.slice(i, i + BLOCK_MICROS);
       try {
         await doc.send(
           new PutCommand({
             TableName: deps.tableNames.lookups,
-            Item: lookupItem(first, runId),
+            Item: blockItem(runId, block),
             ConditionExpression: 'attribute_not_exists(#lookup) OR (#filename = :f AND #slice_id = :s)',
             ExpressionAttributeNames: {
               '#lookup': 'lookup',
               '#filename': 'filename',
               '#slice_id': 'slice_id',
             },
-            ExpressionAttributeValues: { ':f': filename, ':s': first.sliceId },
+            ExpressionAttributeValues: { ':f': filename, ':s': i },
           }),
         );
       } catch (error) {
@@ -127,31 +114,55 @@ async function claimBlocks(deps: DomainDeps, stf: StfSlices): Promise<SliceReque
   throw new Error(`${filename}: no free request times within ${MAX_PROBES} ms of ${since}`);
 }
 
-/** The requests of a run recorded at these times (strongly consistent), by time. */
+/**
+ * The requests of a run recorded at these times (strongly consistent), by time: each time is read in the
+ * item of its block. A time not written as slices are sent (another format, or no timestamp) finds none,
+ * as no slice was sent with it.
+ */
 export async function findRequests(
   deps: DomainDeps,
   runId: string,
   times: Iterable<string>,
 ): Promise<Map<string, SliceRequest>> {
-  const keys = [...new Set(times)].map((t) => ({ lookup: lookupKey(runId, t) }));
-  if (keys.length === 0) return new Map();
-  const fields = ['lookup', 'filename', 'slice_id', 'start', 'end', 'req_id'];
+  const asked = [...new Set(times)].flatMap((createdAt) => {
+    const micros = canonicalMicros(createdAt);
+    if (micros === undefined) return [];
+    const first = Math.floor(micros / BLOCK_MICROS) * BLOCK_MICROS;
+    return [{ createdAt, offset: micros - first, block: lookupKey(runId, fromEpochMicros(first)) }];
+  });
+  if (asked.length === 0) return new Map();
+  const keys = [...new Set(asked.map((a) => a.block))].map((lookup) => ({ lookup }));
+  const fields = ['lookup', 'filename', 'slice_id', 'slices'];
   const items = await getAll(deps, deps.tableNames.lookups, keys, fields);
-  const prefix = lookupKey(runId, '');
-  return new Map(
-    items.map((item) => {
-      const createdAt = String(item.lookup).slice(prefix.length);
-      const request: SliceRequest = {
-        filename: String(item.filename),
-        sliceId: Number(item.slice_id),
-        start: Number(item.start),
-        end: Number(item.end),
-        createdAt,
-        reqId: String(item.req_id),
-      };
-      return [createdAt, request];
-    }),
-  );
+  const blocks = new Map(items.map((item) => [String(item.lookup), item]));
+  const found = new Map<string, SliceRequest>();
+  for (const { createdAt, offset, block } of asked) {
+    const item = blocks.get(block);
+    const sliceId = Number(item?.slice_id) + offset;
+    const slices: Record<string, unknown>[] = Array.isArray(item?.slices) ? item.slices : [];
+    const slice = slices.find((s) => Number(s.slice_id) === sliceId);
+    if (!item || !slice) continue;
+    const filename = String(item.filename);
+    found.set(createdAt, {
+      filename,
+      sliceId,
+      start: Number(slice.start),
+      end: Number(slice.end),
+      createdAt,
+      reqId: requestId(runId, filename, sliceId, createdAt),
+    });
+  }
+  return found;
+}
+
+/** The epoch microseconds of a time as fromEpochMicros writes it, else undefined. */
+function canonicalMicros(time: string): number | undefined {
+  try {
+    const micros = toEpochMicros(time);
+    return fromEpochMicros(micros) === time ? micros : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

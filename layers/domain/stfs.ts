@@ -159,7 +159,7 @@ export async function sliceStfs(messages: Message<'stf_ready'>[], deps: DomainDe
   );
   const toQueue = await settleAll(cuts.map((cut) => slicesToQueue(cut, runs.get(cut.msg.run_id), deps)));
   const queued = toQueue.filter((q) => q !== undefined);
-  // The request times of the whole batch's slices at once: their lookup items are written in batches.
+  // The request times of the whole batch's slices at once: one conditional write per block of 8 slices.
   const requests = await requestSlices(
     deps,
     queued.map(({ cut, ranges }) => ({

@@ -1,17 +1,22 @@
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-dynamodb';
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeMessage } from '#contract/messages.ts';
+import { fromEpochMicros, toEpochMicros } from '#contract/timestamps.ts';
+import { identifyResults } from '#domain/result-slices.ts';
 import { openRuns } from '#domain/runs.ts';
-import { requestSlices } from '#domain/slice-requests.ts';
+import { findRequests, requestId, requestSlices, type SliceRequest } from '#domain/slice-requests.ts';
 import { registerStfs, sliceStfs } from '#domain/stfs.ts';
 import {
   captureRun,
   daqMessages,
   type Harness,
+  NAMESPACE,
   ofType,
   type RunCaptures,
   recordsOf,
   startHarness,
+  tick,
   until,
 } from './harness.ts';
 
@@ -21,7 +26,7 @@ const SLICES = 3;
 /**
  * What stf_ready asked of DynamoDB per STF before it read and wrote by batch: a read of the run item, an
  * update of the STF item, one conditional put per slice (its request time). Now: one conditional put per
- * STF (its block of request times), the rest in batches.
+ * block of 8 slices (its lookup item), and no lookup item per slice.
  */
 const OLD_STF_READY_REQUESTS_PER_STF = 2 + SLICES;
 
@@ -63,7 +68,7 @@ describe('DynamoDB requests of STF registration and slicing', () => {
     await h?.stop();
   });
 
-  it('reads by batch, writes each STF item once and claims request times by STF, not by slice', async () => {
+  it('reads by batch, writes each STF item once and claims request times by block, not by slice', async () => {
     // Prepare
     const runId = '300001';
     c = await captureRun(h, runId);
@@ -86,7 +91,9 @@ describe('DynamoDB requests of STF registration and slicing', () => {
     expect(gen.UpdateItem ?? 0).toBeLessThanOrEqual(STFS + 1);
     expect(ready.UpdateItem ?? 0).toBe(0);
     expect(ready.GetItem ?? 0).toBe(0);
-    expect(ready.PutItem ?? 0).toBeLessThan(STFS * SLICES);
+    // The harness's STFs fit in one block each: one lookup item per STF, and none per slice.
+    expect(ready.PutItem ?? 0).toBe(STFS);
+    expect(ready.BatchWriteItem ?? 0).toBe(0);
     const { stfs } = await recordsOf(h, runId);
     expect(stfs).toHaveLength(STFS);
     expect(stfs.every((s) => s.slice_count === SLICES && s.registered_at !== undefined)).toBe(true);
@@ -127,5 +134,42 @@ describe('DynamoDB requests of STF registration and slicing', () => {
     const times = first.flat().map((r) => r.createdAt);
     expect(new Set(times).size).toBe(40);
     expect(again.reverse()).toEqual(first);
+  });
+
+  it("finds a late failure's slice in the second block of request times of an STF of 12 slices", async () => {
+    // Prepare: slices 8 to 11 share the second block's lookup item; its times 12 to 15 hold no slice.
+    const runId = '300004';
+    const since = '2026-07-20T14:06:00.000000Z';
+    const slices = Array.from({ length: 12 }, (_, sliceId) => ({
+      sliceId,
+      start: 10 * sliceId,
+      end: 10 * sliceId + 9,
+    }));
+    const [requests = []] = await requestSlices(h.deps, [{ runId, filename: 'swf.late.stf', since, slices }]);
+    const slice10 = requests[10] as SliceRequest;
+    // Upstream's failure names no slice: only the time it was requested at, copied as received.
+    const failure = (requestedAt: string) =>
+      makeMessage(
+        'slice_result',
+        runId,
+        {
+          requested_at: requestedAt,
+          processing_start_at: tick(),
+          processed_at: tick(),
+          state: 'failed',
+          hostname: 'node-1',
+        },
+        { namespace: NAMESPACE },
+      );
+    const unheld = fromEpochMicros(toEpochMicros(slice10.createdAt) + 3);
+    // Act
+    const [late, beyond] = await identifyResults([failure(slice10.createdAt), failure(unheld)], h.deps);
+    const found = await findRequests(h.deps, runId, [slice10.createdAt, unheld]);
+    // Assess
+    expect(slice10.createdAt).toBe('2026-07-20T14:06:00.000010Z');
+    expect(late).toMatchObject({ slice: { filename: 'swf.late.stf', sliceId: 10, start: 100, end: 109 } });
+    expect(beyond).toHaveProperty('refusal');
+    expect([...found.values()]).toEqual([slice10]);
+    expect(slice10.reqId).toBe(requestId(runId, 'swf.late.stf', 10, slice10.createdAt));
   });
 });
