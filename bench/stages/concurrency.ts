@@ -111,36 +111,49 @@ async function runTogether(
   return { aggregate: (0.8 * recorded.length) / ((b - a) / 1e6), worstP99Ms: Math.max(...p99s), cpu: cpuUs };
 }
 
-/** 1, 2, 4 and 8 runs at once on `queue`, the same number of slices in all. */
+/** `count` runs at once on `queue`, with new transformers warmed up first: one measurement. */
+async function runsAtOnce(
+  runs: StackRuns,
+  queue: SliceQueue,
+  count: number,
+  total: number,
+): Promise<Measured> {
+  const teams = Array.from({ length: count }, (_, i) =>
+    runs.team('concurrent-transformers', {
+      queue,
+      transformers: TRANSFORMERS_IN_ALL / count,
+      namespace: `bench-c${i + 1}`,
+    }),
+  );
+  try {
+    await sleep(1_500);
+    const sequence = { next: 1 };
+    await runTogether(runs, teams, n(total / count / 4), sequence);
+    return await runTogether(runs, teams, n(total / count), sequence);
+  } finally {
+    await Promise.all(teams.flatMap((t) => t.transformers.map((p) => p.stop())));
+  }
+}
+
+/**
+ * 1, 2, 4 and 8 runs at once on `queue`, the same number of slices in all. The rows are measured in turn
+ * within each repetition, every other repetition in the reverse order: the stack slows as its tables fill,
+ * and rows measured one after another would charge that to the later ones.
+ */
 async function concurrencyRows(
   runs: StackRuns,
   queue: SliceQueue,
 ): Promise<{ rows: ConcurrentRunsRow[]; cpu: Record<string, CpuPerSlice> }> {
   // Slices of all the runs together, before BENCH_SCALE.
   const total = 4_000;
-  const measured: { count: number; reps: Measured[] }[] = [];
-  for (const count of RUN_COUNTS) {
-    const perRun = TRANSFORMERS_IN_ALL / count;
-    say(
-      `concurrency: ${count} run(s) at once, ${perRun} transformer(s) each, ${counted(n(total))} slices in all (slice queue: ${queue})`,
-    );
-    const teams = Array.from({ length: count }, (_, i) =>
-      runs.team('concurrent-transformers', {
-        queue,
-        transformers: perRun,
-        namespace: `bench-c${i + 1}`,
-      }),
-    );
-    try {
-      await sleep(1_500);
-      const sequence = { next: 1 };
-      await runTogether(runs, teams, n(total / count / 4), sequence);
-      const reps = await repeat(REPS, () => runTogether(runs, teams, n(total / count), sequence));
-      measured.push({ count, reps });
-    } finally {
-      await Promise.all(teams.flatMap((t) => t.transformers.map((p) => p.stop())));
-    }
-  }
+  say(
+    `concurrency: ${RUN_COUNTS.join(', ')} run(s) at once in turn, ${TRANSFORMERS_IN_ALL} transformers in all, ${counted(n(total))} slices in all, ${REPS} times (slice queue: ${queue})`,
+  );
+  const measured = RUN_COUNTS.map((count) => ({ count, reps: [] as Measured[] }));
+  await repeat(REPS, async (i) => {
+    const order = i % 2 === 0 ? measured : [...measured].reverse();
+    for (const row of order) row.reps.push(await runsAtOnce(runs, queue, row.count, total));
+  });
   const alone = median(measured[0]?.reps.map((r) => r.aggregate) ?? []);
   const rows = measured.map(({ count, reps }) => {
     const aggregate = median(reps.map((r) => r.aggregate));
